@@ -47,11 +47,19 @@ type Replica struct {
 	// private IP, zones tried) as a JSON object.
 	BackendData     map[string]string `json:"backend_data,omitempty"`
 	LaunchRequested bool              `json:"-"`
-	HealthFailures  int               `json:"health_failures,omitempty"`
-	UnhealthySince  *time.Time        `json:"unhealthy_since,omitempty"`
-	CreatedAt       time.Time         `json:"created_at"`
-	UpdatedAt       time.Time         `json:"updated_at"`
-	RunningAt       *time.Time        `json:"running_at,omitempty"`
+	// ErrorKind classifies the failure of a failed replica: transient,
+	// capacity or permanent (no retry until a person acts).
+	ErrorKind string `json:"error_kind,omitempty"`
+	// FinalStatus is where a terminating replica ends: terminated, or
+	// failed when it is being cleaned up after a failure.
+	FinalStatus    ReplicaStatus `json:"-"`
+	HealthFailures int           `json:"health_failures,omitempty"`
+	UnhealthySince *time.Time    `json:"unhealthy_since,omitempty"`
+	CreatedAt      time.Time     `json:"created_at"`
+	UpdatedAt      time.Time     `json:"updated_at"`
+	RunningAt      *time.Time    `json:"running_at,omitempty"`
+	LaunchedAt     *time.Time    `json:"launched_at,omitempty"`
+	FinishedAt     *time.Time    `json:"finished_at,omitempty"`
 	// Lease, set while a worker holds the row.
 	LockToken string `json:"-"`
 	LockOwner string `json:"-"`

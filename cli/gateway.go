@@ -1,0 +1,24 @@
+package cli
+
+import "github.com/spf13/cobra"
+
+func newGatewayCmd(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "gateway",
+		Aliases: []string{"gateways", "gw"},
+		Short:   "List, inspect and delete gateways",
+	}
+	cmd.AddCommand(
+		newGatewayListCmd(f, nil),
+		newGatewayGetCmd(f, nil),
+		newGatewayDeleteCmd(f, nil),
+		newGatewayEventsCmd(f, nil),
+	)
+	for _, add := range extraGatewayCommands {
+		cmd.AddCommand(add(f))
+	}
+	return cmd
+}
+
+// extraGatewayCommands lets later files add `gateway` subcommands.
+var extraGatewayCommands []func(*Factory) *cobra.Command

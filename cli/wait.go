@@ -1,0 +1,149 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/portico-dev/portico/gateways"
+	"github.com/portico-dev/portico/gateways/store"
+	"github.com/portico-dev/portico/models"
+	"github.com/portico-dev/portico/pipelines"
+)
+
+// serverLiveWithin is how fresh a server's heartbeat must be for the CLI to
+// leave the work to it (three default heartbeat intervals).
+const serverLiveWithin = 15 * time.Second
+
+// followOptions say what to wait for.
+type followOptions struct {
+	Gateway string
+	ID      int64
+	Timeout time.Duration
+	// Deleting waits for the gateway's removal instead of running.
+	Deleting bool
+}
+
+// follow waits for a gateway to converge, showing progress. When no server
+// is live on the database it runs the pipelines for this gateway itself, so
+// a laptop needs no server; when one is, it only watches.
+func (f *Factory) follow(ctx context.Context, svc *gateways.Service, o followOptions) error {
+	waitCtx := ctx
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		waitCtx, cancel = context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+	}
+	live, err := svc.Store.LiveMembers(ctx, serverLiveWithin)
+	if err != nil {
+		return err
+	}
+	if len(live) == 0 {
+		stop, err := f.runPipelines(waitCtx, svc, o.ID)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	} else {
+		fmt.Fprintf(f.IO.ErrOut, "%d server(s) are working on this database; following their progress\n", len(live))
+	}
+	prog := newProgress(f.IO)
+	defer prog.Done()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	var g *models.Gateway
+	for {
+		g, err = svc.Get(waitCtx, o.Gateway)
+		switch {
+		case errors.Is(err, store.ErrNotFound) && o.Deleting:
+			prog.Done()
+			return nil
+		case err != nil && waitCtx.Err() == nil:
+			return err
+		case err == nil:
+			prog.Update(g, visibleReplicas(g, false, time.Now()))
+			if !o.Deleting && converged(g) {
+				return nil
+			}
+			if !o.Deleting && g.Status == models.GatewayFailed {
+				prog.Done()
+				return fmt.Errorf("gateway %q failed: %s", g.Name, g.StatusMessage)
+			}
+		}
+		select {
+		case <-waitCtx.Done():
+			prog.Done()
+			if ctx.Err() != nil {
+				fmt.Fprintf(f.IO.ErrOut, "Interrupted: stopped waiting for gateway %q. Nothing is lost; the work resumes when you run the same command again or a `portico server` runs.\n", o.Gateway)
+				return errInterrupted
+			}
+			return fmt.Errorf("timed out after %s waiting for gateway %q; still pending: %s", o.Timeout, o.Gateway, pendingSummary(g, o.Deleting))
+		case <-tick.C:
+		}
+	}
+}
+
+// converged reports whether a gateway runs as its spec asks and nothing is
+// left to stop: replicas removed by scale-in or replaced are terminated.
+func converged(g *models.Gateway) bool {
+	if g.Status != models.GatewayRunning {
+		return false
+	}
+	for _, r := range g.Replicas {
+		if r.StopRequested && !r.Status.Finished() {
+			return false
+		}
+	}
+	return true
+}
+
+func pendingSummary(g *models.Gateway, deleting bool) string {
+	if g == nil {
+		return "unknown (the database did not answer)"
+	}
+	var parts []string
+	for _, r := range g.Replicas {
+		if r.Status.Finished() || (!deleting && r.Status.Serving() && !r.StopRequested) {
+			continue
+		}
+		p := fmt.Sprintf("replica %d (%s", r.Num, r.Status)
+		if r.StatusMessage != "" {
+			p += ": " + r.StatusMessage
+		}
+		parts = append(parts, p+")")
+	}
+	if len(parts) == 0 {
+		return "gateway status " + string(g.Status)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// runPipelines starts an engine restricted to one gateway. stop cancels it
+// and waits until it has released its leases.
+func (f *Factory) runPipelines(ctx context.Context, svc *gateways.Service, id int64) (stop func(), err error) {
+	reg, err := f.Backends()
+	if err != nil {
+		return nil, err
+	}
+	eng := pipelines.New(pipelines.Config{
+		Service: svc, Backends: reg, Owner: cliOwner(), Logger: f.Logger,
+		Gateways: func() []int64 { return []int64{id} }, Tick: 250 * time.Millisecond,
+	})
+	ectx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ectx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			f.Logger.Warn("pipelines stopped with an error", "err", err)
+		}
+	}, nil
+}
+
+func cliOwner() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("cli-%s-%d", host, os.Getpid())
+}

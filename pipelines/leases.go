@@ -1,0 +1,108 @@
+package pipelines
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// leaseSet tracks the replica leases this engine holds, when each was last
+// known good, and lets a step tell whether it may still start cloud work.
+type leaseSet struct {
+	ttl time.Duration
+	mu  sync.Mutex
+	m   map[int64]*lease
+}
+
+type lease struct {
+	token   string
+	renewed time.Time // local monotonic time the database last confirmed it
+	lost    bool
+}
+
+func newLeaseSet(ttl time.Duration) *leaseSet {
+	return &leaseSet{ttl: ttl, m: map[int64]*lease{}}
+}
+
+func (s *leaseSet) add(id int64, token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[id] = &lease{token: token, renewed: time.Now()}
+}
+
+func (s *leaseSet) remove(id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, id)
+}
+
+// valid reports whether the lease is held with a safety margin of a third of
+// the TTL: a worker that cannot renew stops starting side effects well before
+// another worker may claim the row (self-fencing).
+func (s *leaseSet) valid(id int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.m[id]
+	return ok && !l.lost && time.Since(l.renewed) < s.ttl-s.ttl/3
+}
+
+func (s *leaseSet) snapshot() (map[int64]string, time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[int64]string, len(s.m))
+	for id, l := range s.m {
+		if !l.lost {
+			out[id] = l.token
+		}
+	}
+	return out, time.Now()
+}
+
+func (s *leaseSet) renewed(held map[int64]string, at time.Time, lost []int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	gone := map[int64]bool{}
+	for _, id := range lost {
+		gone[id] = true
+	}
+	for id, tok := range held {
+		l, ok := s.m[id]
+		if !ok || l.token != tok {
+			continue
+		}
+		if gone[id] {
+			l.lost = true
+		} else {
+			l.renewed = at
+		}
+	}
+}
+
+// heartbeat renews held leases every third of the TTL until ctx ends.
+func (e *Engine) heartbeat(ctx context.Context) {
+	t := time.NewTicker(e.cfg.LeaseTTL / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		held, at := e.leases.snapshot()
+		if len(held) == 0 {
+			continue
+		}
+		lost, err := e.st.RenewReplicaLeases(ctx, e.cfg.LeaseTTL, held)
+		if err != nil {
+			if ctx.Err() == nil {
+				e.log.Warn("renew leases failed; steps will stop starting cloud work if this persists", "err", err)
+			}
+			continue
+		}
+		for _, id := range lost {
+			e.cfg.Metrics.LeasesLost.Add(1)
+			e.log.Warn("lease lost to another worker", "replica_id", id, "lock_token", held[id])
+		}
+		e.leases.renewed(held, at, lost)
+	}
+}
