@@ -18,7 +18,7 @@ type Config struct {
 	// DB is the default database when neither --db nor PORTICO_DB is set.
 	DB string `yaml:"db"`
 	// MaxReplicas raises (or lowers) the replicas limit of a spec.
-	MaxReplicas int `yaml:"max_replicas"`
+	MaxReplicas   int `yaml:"max_replicas"`
 	backendConfig `yaml:",inline"`
 
 	path string

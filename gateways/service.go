@@ -187,7 +187,9 @@ func (s *Service) Get(ctx context.Context, name string) (*models.Gateway, error)
 }
 
 // List returns every gateway with its replicas.
-func (s *Service) List(ctx context.Context) ([]*models.Gateway, error) { return s.Store.ListGateways(ctx) }
+func (s *Service) List(ctx context.Context) ([]*models.Gateway, error) {
+	return s.Store.ListGateways(ctx)
+}
 
 // Events returns a gateway's history.
 func (s *Service) Events(ctx context.Context, name string, limit int) ([]models.Event, error) {
