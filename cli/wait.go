@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -128,6 +129,7 @@ func (f *Factory) runPipelines(ctx context.Context, svc *gateways.Service, id in
 	if err != nil {
 		return nil, err
 	}
+	f.releaseDeadCLIs(ctx, svc)
 	eng := pipelines.New(pipelines.Config{
 		Service: svc, Backends: reg, Owner: cliOwner(), Logger: f.Logger,
 		Gateways: func() []int64 { return []int64{id} }, Tick: 250 * time.Millisecond,
@@ -146,4 +148,31 @@ func (f *Factory) runPipelines(ctx context.Context, svc *gateways.Service, id in
 func cliOwner() string {
 	host, _ := os.Hostname()
 	return fmt.Sprintf("cli-%s-%d", host, os.Getpid())
+}
+
+// releaseDeadCLIs frees the leases of earlier portico processes on this
+// machine that died holding them (killed, crashed), so that running apply
+// again resumes at once instead of waiting out the lease TTL. A lease is only
+// freed when its owner's pid is gone or is no longer a portico process.
+func (f *Factory) releaseDeadCLIs(ctx context.Context, svc *gateways.Service) {
+	owners, err := svc.Store.LeaseOwners(ctx)
+	if err != nil {
+		return
+	}
+	host, _ := os.Hostname()
+	prefix := "cli-" + host + "-"
+	for _, o := range owners {
+		pid, err := strconv.Atoi(strings.TrimPrefix(o, prefix))
+		if !strings.HasPrefix(o, prefix) || err != nil || pid == os.Getpid() || processIsPortico(pid) {
+			continue
+		}
+		if err := svc.Store.ReleaseOwner(ctx, o); err == nil {
+			f.Logger.Info("released the leases of a dead portico process", "owner", o)
+		}
+	}
+}
+
+func processIsPortico(pid int) bool {
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return err == nil && strings.Contains(string(cmdline), "portico")
 }

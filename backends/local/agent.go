@@ -32,6 +32,10 @@ type AgentConfig struct {
 	// Logger receives one line per request; nil logs text to stderr, which
 	// for a launched agent is its log file.
 	Logger *slog.Logger
+
+	// startDelay widens the window between taking the run lock and writing
+	// the state file, for tests of that window.
+	startDelay time.Duration
 }
 
 // shutdownGrace bounds a graceful shutdown; in-flight probes are cut short
@@ -111,6 +115,16 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 	if err := os.MkdirAll(agents, 0o700); err != nil {
 		return fmt.Errorf("run agent %s: %w", cfg.Token, err)
 	}
+	runLock, err := acquireRunLock(filepath.Join(agents, cfg.Token+".run"))
+	if errors.Is(err, errAgentRunning) {
+		log.Info("an agent of this token already runs; leaving it be")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("run agent %s: run lock: %w", cfg.Token, err)
+	}
+	defer runLock.Close()
+	time.Sleep(cfg.startDelay)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("run agent %s: listen: %w", cfg.Token, err)

@@ -42,6 +42,15 @@ func (b *backend) Launch(ctx context.Context, req backends.LaunchRequest) (backe
 	if ok && s.Token == req.Token && liveAndOurs(ctx, s) {
 		return s.instance(b, backends.StateRunning), nil
 	}
+	if runLockHeld(b.path(req.Token, ".run")) {
+		// An agent of this token is starting (its launcher may have died
+		// before it wrote its state): adopt it rather than start a twin.
+		s, err := b.awaitState(ctx, req.Token, 0, nil)
+		if err != nil {
+			return backends.Instance{}, fmt.Errorf("launch agent %s: adopt starting agent: %w", req.Token, err)
+		}
+		return s.instance(b, backends.StateRunning), nil
+	}
 	// A dead agent's file (or a corrupt or foreign one) must go before a new
 	// agent starts, or the wait below could mistake it for the new one.
 	if err := os.Remove(statePath); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -113,17 +122,23 @@ func (b *backend) start(ctx context.Context, req backends.LaunchRequest) (agentS
 
 var errExited = errors.New("agent exited before it was ready")
 
-// awaitState polls for the state file naming pid. A ctx that ends leaves the
-// agent running: the next Launch with the token adopts it.
+// awaitState polls for the state file naming pid (any live agent of ours
+// when pid is 0). If our child exits because another agent of the token
+// won the run lock, that agent is the one to wait for. A ctx that ends
+// leaves the agent running: the next Launch with the token adopts it.
 func (b *backend) awaitState(ctx context.Context, token string, pid int, exited <-chan error) (agentState, error) {
 	deadline := time.Now().Add(readyTimeout)
 	path := b.path(token, ".json")
 	for {
-		if s, ok, err := readState(path); err == nil && ok && s.PID == pid {
+		if s, ok, err := readState(path); err == nil && ok && (s.PID == pid || (pid == 0 && liveAndOurs(ctx, s))) {
 			return s, nil
 		}
 		select {
 		case werr := <-exited:
+			if runLockHeld(b.path(token, ".run")) {
+				pid, exited = 0, nil
+				continue
+			}
 			return agentState{}, &backends.Error{Kind: backends.Permanent, Code: "AgentExited",
 				Message: fmt.Sprintf("%v (%v); log tail: %s", errExited, werr, logTail(b.path(token, ".log"))),
 				Err:     errExited}

@@ -30,6 +30,7 @@ func TestMain(m *testing.M) {
 	switch {
 	case os.Getenv(agentEnv) == "1":
 		cfg, err := ParseAgentFlags(os.Args[1:])
+		cfg.startDelay, _ = time.ParseDuration(os.Getenv("PORTICO_LOCAL_AGENT_DELAY"))
 		if err == nil {
 			err = RunAgent(context.Background(), cfg)
 		}

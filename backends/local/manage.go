@@ -61,12 +61,19 @@ func (b *backend) Terminate(ctx context.Context, ref backends.InstanceRef) error
 	if err != nil {
 		return fmt.Errorf("terminate agent %s: %w", ref.ID, err)
 	}
+	if !ok && runLockHeld(b.path(ref.ID, ".run")) {
+		// Still starting: wait for it to say who it is, then stop it.
+		if s, err = b.awaitState(ctx, ref.ID, 0, nil); err != nil {
+			return fmt.Errorf("terminate agent %s: wait for starting agent: %w", ref.ID, err)
+		}
+		ok = true
+	}
 	if ok && s.Token == ref.ID {
 		if err := stop(ctx, s); err != nil {
 			return fmt.Errorf("terminate agent %s: %w", ref.ID, err)
 		}
 	}
-	for _, suffix := range []string{".json", ".fault"} {
+	for _, suffix := range []string{".json", ".fault", ".run"} {
 		if err := os.Remove(b.path(ref.ID, suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("terminate agent %s: %w", ref.ID, err)
 		}

@@ -90,3 +90,23 @@ func (s *Store) MarkHealthDue(ctx context.Context, gatewayID int64) error {
 		WHERE gateway_id = ? AND status IN ('running', 'unhealthy')`), gatewayID)
 	return err
 }
+
+// LeaseOwners lists the distinct owners currently holding leases, so a
+// process can recognise owners it knows to be dead.
+func (s *Store) LeaseOwners(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT lock_owner FROM replicas WHERE lock_owner IS NOT NULL
+		UNION SELECT lock_owner FROM gateways WHERE lock_owner IS NOT NULL`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var o string
+		if err := rows.Scan(&o); err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
