@@ -4,11 +4,14 @@ import (
 	"context"
 
 	"github.com/portico-dev/portico/backends"
+	"github.com/portico-dev/portico/backends/gcp"
 	"github.com/portico-dev/portico/backends/local"
 )
 
 // backendConfig is the per-backend part of the config file.
-type backendConfig struct{}
+type backendConfig struct {
+	GCP gcp.Config `yaml:"gcp"`
+}
 
 // backendNames are the values a spec's backend field accepts.
 var backendNames = []string{"aws", "gcp", "local"}
@@ -17,6 +20,8 @@ var backendNames = []string{"aws", "gcp", "local"}
 // spec is validated before anything is built or called.
 func staticRegions(backend string) []string {
 	switch backend {
+	case "gcp":
+		return gcp.Regions()
 	}
 	return nil
 }
@@ -26,6 +31,9 @@ func newRegistry(cfg *Config, home string) *backends.Registry {
 	r := backends.NewRegistry()
 	r.Register("local", func(context.Context) (backends.Backend, error) {
 		return local.New(local.Config{StateDir: home})
+	})
+	r.Register("gcp", func(ctx context.Context) (backends.Backend, error) {
+		return gcp.New(ctx, cfg.GCP)
 	})
 	return r
 }

@@ -13,12 +13,8 @@ func newGatewayCmd(f *Factory) *cobra.Command {
 		newGatewayGetCmd(f, nil),
 		newGatewayDeleteCmd(f, nil),
 		newGatewayEventsCmd(f, nil),
+		newGatewayCheckCmd(f, nil),
+		newGatewayDNSCmd(f, nil),
 	)
-	for _, add := range extraGatewayCommands {
-		cmd.AddCommand(add(f))
-	}
 	return cmd
 }
-
-// extraGatewayCommands lets later files add `gateway` subcommands.
-var extraGatewayCommands []func(*Factory) *cobra.Command

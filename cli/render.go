@@ -161,7 +161,7 @@ func writeTable(w io.Writer, header []string, rows [][]string) error {
 
 var statusColors = map[string]string{
 	"running": "32", "failed": "31", "unhealthy": "33", "terminated": "90", "deleting": "35",
-	"terminating": "35", "pending": "36", "provisioning": "36", "submitted": "36",
+	"terminating": "35", "live": "32", "dead": "31", "pending": "36", "provisioning": "36", "submitted": "36",
 }
 
 func paint(s string, color bool) string {

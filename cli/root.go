@@ -102,20 +102,15 @@ fail. Describe a gateway in gateway.yml, then:
 		newApplyCmd(f, nil),
 		newDeleteCmd(f, nil),
 		newGatewayCmd(f),
+		newSweepCmd(f, nil),
+		newServerCmd(f),
 		newVersionCmd(f),
 		newAgentCmd(f),
 		newExitCodesTopic(),
 	)
-	for _, add := range extraCommands {
-		root.AddCommand(add(f))
-	}
 	wrapArgs(root)
 	return root
 }
-
-// extraCommands lets later files add top-level commands without editing
-// the list above.
-var extraCommands []func(*Factory) *cobra.Command
 
 func wrapArgs(c *cobra.Command) {
 	if c.Args != nil {

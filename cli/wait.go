@@ -15,10 +15,6 @@ import (
 	"github.com/portico-dev/portico/pipelines"
 )
 
-// serverLiveWithin is how fresh a server's heartbeat must be for the CLI to
-// leave the work to it (three default heartbeat intervals).
-const serverLiveWithin = 15 * time.Second
-
 // followOptions say what to wait for.
 type followOptions struct {
 	Gateway string
@@ -38,7 +34,7 @@ func (f *Factory) follow(ctx context.Context, svc *gateways.Service, o followOpt
 		waitCtx, cancel = context.WithTimeout(ctx, o.Timeout)
 		defer cancel()
 	}
-	live, err := svc.Store.LiveMembers(ctx, serverLiveWithin)
+	live, err := svc.Store.LiveMembers(ctx)
 	if err != nil {
 		return err
 	}

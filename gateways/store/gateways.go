@@ -136,7 +136,10 @@ func (s *Store) UpdateGateway(ctx context.Context, name string, fn func(*Gateway
 			fillNames(g)
 			t.Gateway = g
 		}
-		return fn(t)
+		if err := fn(t); err != nil {
+			return err
+		}
+		return s.notifyTx(ctx, tx, name)
 	})
 }
 
@@ -247,6 +250,10 @@ func (t *GatewayTx) AddReplica(num, attempt int, region string, zoneIndex int, r
 		r.GatewayID, num, attempt, r.Token, string(r.Status), r.Backend, region, zoneIndex, now, now).Scan(&r.ID)
 	if err != nil {
 		return r, fmt.Errorf("add replica %d of %q: %w", num, g.Name, err)
+	}
+	if _, err := t.tx.ExecContext(t.ctx, t.s.q(`INSERT INTO known_regions (backend, region) VALUES (?, ?) ON CONFLICT DO NOTHING`),
+		r.Backend, region); err != nil {
+		return r, err
 	}
 	g.Replicas = append(g.Replicas, r)
 	return r, t.Event("replica", fmt.Sprintf("replica %d attempt %d pending in %s: %s", num, attempt, region, reason), &r)

@@ -64,10 +64,10 @@ func (s *Store) Recorded(ctx context.Context) ([]RecordedInstance, error) {
 	return out, rows.Err()
 }
 
-// Regions returns the distinct (backend, region) pairs replicas were ever
-// placed in, so the sweeper knows where to look.
+// Regions returns the (backend, region) pairs replicas were ever placed in,
+// even by gateways since deleted, so the sweeper knows where to look.
 func (s *Store) Regions(ctx context.Context) (map[string][]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT backend, region FROM replicas ORDER BY backend, region`)
+	rows, err := s.db.QueryContext(ctx, `SELECT backend, region FROM known_regions ORDER BY backend, region`)
 	if err != nil {
 		return nil, err
 	}

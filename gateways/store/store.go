@@ -22,6 +22,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
 )
 
@@ -127,9 +128,29 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(s.d.goose, s.db, fsys)
+	var opts []goose.ProviderOption
+	if s.d.name == "postgres" {
+		// Servers starting together must not migrate at once.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 120))
+		if err != nil {
+			return err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(s.d.goose, s.db, fsys, opts...)
 	if err != nil {
 		return err
+	}
+	// The common case, an up-to-date schema, takes no lock at all.
+	if pending, err := p.HasPending(ctx); err == nil && !pending {
+		return nil
+	}
+	if s.d.name == "sqlite" {
+		unlock, err := flockPath(strings.TrimPrefix(s.dsn, "sqlite://") + ".migrate.lock")
+		if err != nil {
+			return err
+		}
+		defer unlock()
 	}
 	_, err = p.Up(ctx)
 	return err
