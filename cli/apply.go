@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/portico-dev/portico/gateways"
+	"github.com/portico-dev/portico/gateways/store"
 )
 
 type applyOptions struct {
@@ -89,6 +90,10 @@ func applyRun(ctx context.Context, o *applyOptions) error {
 		}
 	}
 	g, done, err := svc.Apply(ctx, *spec, plan)
+	var conflict *store.ConflictError
+	if o.CreateOnly && (errors.Is(err, gateways.ErrUnchanged) || errors.As(err, &conflict)) {
+		return fmt.Errorf("gateway %q already exists (created by another command just now); use `portico apply` to change it", spec.Name)
+	}
 	switch {
 	case errors.Is(err, gateways.ErrUnchanged):
 		fmt.Fprintf(f.IO.ErrOut, "Gateway %q was just written with this very spec by another apply; following it.\n", spec.Name)
@@ -170,4 +175,18 @@ func printPlan(w io.Writer, p gateways.Plan) {
 	for _, s := range p.Stop {
 		fmt.Fprintf(w, "  - replica=%d (%s)\n", s.Num, s.Reason)
 	}
+}
+
+func newGatewayCreateCmd(f *Factory) *cobra.Command {
+	opts := &applyOptions{F: f, CreateOnly: true}
+	cmd := &cobra.Command{
+		Use:   "create -f FILE",
+		Short: "Create a gateway from a spec; fail if it already exists",
+		Long: `Like apply, but only ever creates: if a gateway of that name exists, nothing is
+changed and the command fails. For scripts that must not modify what is there.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return applyRun(cmd.Context(), opts) },
+	}
+	bindApplyFlags(cmd, opts)
+	return cmd
 }

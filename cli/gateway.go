@@ -10,6 +10,7 @@ func newGatewayCmd(f *Factory) *cobra.Command {
 	}
 	cmd.AddCommand(
 		newGatewayListCmd(f, nil),
+		newGatewayCreateCmd(f),
 		newGatewayGetCmd(f, nil),
 		newGatewayDeleteCmd(f, nil),
 		newGatewayEventsCmd(f, nil),

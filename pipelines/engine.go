@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/portico-dev/portico/backends"
@@ -44,6 +45,9 @@ type Config struct {
 	HTTPClient *http.Client
 	Logger     *slog.Logger
 	Metrics    *Metrics
+	// Clock reads this host's clock; tests skew it to show that a wrong
+	// host clock changes nothing (leases and timestamps use the database's).
+	Clock func() time.Time
 }
 
 // Engine runs the gateway and replica pipelines.
@@ -57,6 +61,16 @@ type Engine struct {
 	batcher *describeBatcher
 	wg      sync.WaitGroup
 	install string
+	// offset is the database clock minus this host's, measured every pass:
+	// timestamps the engine writes (running, unhealthy since, finished) are
+	// on the database clock, so a server with a wrong clock cannot skew
+	// backoffs and replacement deadlines that others evaluate.
+	offset atomic.Int64
+}
+
+// now is the current time on the database clock.
+func (e *Engine) now() time.Time {
+	return e.cfg.Clock().Add(time.Duration(e.offset.Load())).UTC()
 }
 
 // New returns an engine; defaults fill zero fields.
@@ -81,6 +95,9 @@ func New(cfg Config) *Engine {
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = &Metrics{}
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
 	}
 	return &Engine{
 		cfg:     cfg,
@@ -159,6 +176,9 @@ func (e *Engine) Pass(ctx context.Context) (int, error) {
 			return 0, err
 		}
 		e.install = id
+	}
+	if dbNow, err := e.st.Now(ctx); err == nil {
+		e.offset.Store(int64(dbNow.Sub(e.cfg.Clock())))
 	}
 	ids := e.shard()
 	n, err := e.reconcileGateways(ctx, ids)

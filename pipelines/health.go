@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/portico-dev/portico/backends"
 	"github.com/portico-dev/portico/models"
@@ -51,7 +50,7 @@ func (s *replicaStep) check(ctx context.Context) {
 	s.r.HealthFailures++
 	var events []string
 	if s.r.Status == models.ReplicaRunning && s.r.HealthFailures >= h.FailureThreshold {
-		now := time.Now().UTC()
+		now := s.e.now()
 		s.r.UnhealthySince = &now
 		events = append(events, s.to(models.ReplicaUnhealthy,
 			fmt.Sprintf("%d health probes failed in a row: %v", s.r.HealthFailures, perr)))

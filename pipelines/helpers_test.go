@@ -99,23 +99,19 @@ func (e *env) start(eng *Engine) (stop func()) {
 // eventually waits for cond, which reads the store; it must not call require.
 func (e *env) eventually(cond func(g *models.Gateway) bool, name, msg string) {
 	e.t.Helper()
-	var last *models.Gateway
 	ok := assert.Eventually(e.t, func() bool {
 		g, err := e.st.GetGateway(bg, name)
-		if err != nil {
-			return false
-		}
-		last = g
-		return cond(g)
+		return err == nil && cond(g)
 	}, converge, 10*time.Millisecond, msg)
 	if !ok {
+		last, _ := e.st.GetGateway(bg, name)
 		var evs []string
 		if all, err := e.st.Events(bg, name, 0); err == nil {
 			for _, ev := range all {
 				evs = append(evs, ev.At.Format("15:04:05.000")+" "+ev.Kind+": "+ev.Message)
 			}
 		}
-		e.t.Fatalf("gateway at the end: %s\nevents:\n%s", describe(last), strings.Join(evs, "\n"))
+		e.t.Fatalf("gateway at the end: %s\nevents:\n%s\nlogs:\n%s", describe(last), strings.Join(evs, "\n"), e.logs)
 	}
 }
 

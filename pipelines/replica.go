@@ -99,7 +99,7 @@ func (s *replicaStep) done(ctx context.Context, in time.Duration, events ...stri
 }
 
 func (s *replicaStep) fail(ctx context.Context, kind backends.ErrorKind, msg string) {
-	now := time.Now().UTC()
+	now := s.e.now()
 	s.r.ErrorKind, s.r.FinishedAt = kind.String(), &now
 	s.done(ctx, 0, s.to(models.ReplicaFailed, msg))
 }
@@ -200,7 +200,7 @@ func (s *replicaStep) adopt(inst backends.Instance) {
 }
 
 func (s *replicaStep) running(ctx context.Context, msg string) {
-	now := time.Now().UTC()
+	now := s.e.now()
 	s.r.RunningAt, s.r.HealthFailures, s.r.UnhealthySince = &now, 0, nil
 	next := s.spec.EffectiveHealth().Period.D()
 	s.done(ctx, next, s.to(models.ReplicaRunning, msg))
@@ -221,7 +221,7 @@ func (s *replicaStep) poll(ctx context.Context) {
 	s.adopt(inst)
 	since := time.Duration(0)
 	if s.r.LaunchedAt != nil {
-		since = time.Since(*s.r.LaunchedAt)
+		since = s.e.now().Sub(*s.r.LaunchedAt)
 	}
 	switch {
 	case inst.State == backends.StateRunning && inst.Hostname != "":
@@ -278,7 +278,7 @@ func (s *replicaStep) terminate(ctx context.Context) {
 	if s.r.FinalStatus == models.ReplicaFailed {
 		final = models.ReplicaFailed
 	}
-	now := time.Now().UTC()
+	now := s.e.now()
 	s.r.FinishedAt = &now
 	msg := s.r.StatusMessage
 	if final == models.ReplicaTerminated {
