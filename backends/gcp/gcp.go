@@ -68,7 +68,7 @@ type Config struct {
 
 	// PollInterval is how often callers should describe a starting
 	// instance; default 5s.
-	PollInterval time.Duration `yaml:"-"`
+	PollInterval time.Duration `yaml:"poll_interval"`
 	// Retry bounds the retries of throttled (429) and failed (5xx, lost
 	// connection) calls.
 	Retry RetryPolicy `yaml:"-"`

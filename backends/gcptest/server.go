@@ -169,3 +169,6 @@ func (s *Server) routes() http.Handler {
 	})
 	return mux
 }
+
+// HealthPort is the port instances serve /healthz on when ServeHealth is set.
+func (s *Server) HealthPort() int { return s.opts.HealthPort }
