@@ -79,7 +79,7 @@ type Config struct {
 	// RetryMaxAttempts bounds the SDK's attempts per call; default 8.
 	RetryMaxAttempts int `yaml:"-"`
 	// RetryMaxBackoff caps the SDK's backoff between attempts; default 20s.
-	RetryMaxBackoff time.Duration `yaml:"-"`
+	RetryMaxBackoff time.Duration `yaml:"retry_max_backoff"`
 	// Credentials replaces the standard chain (tests use static keys so
 	// that nothing ever asks the instance metadata service).
 	Credentials awssdk.CredentialsProvider `yaml:"-"`
