@@ -110,9 +110,11 @@ func applyRun(ctx context.Context, o *applyOptions) error {
 		fmt.Fprintf(f.IO.ErrOut, "Desired state written (revision %d). Provisioning happens in a running `portico server`, or the next time apply runs without --detach.\n", g.Revision)
 		return o.finish(ctx, svc, plan, g.Name)
 	}
+	start := time.Now()
 	if err := f.follow(ctx, svc, followOptions{Gateway: g.Name, ID: g.ID, Timeout: o.Timeout}); err != nil {
 		return err
 	}
+	fmt.Fprintf(f.IO.ErrOut, "Gateway %q is running with %d replica(s) (%s).\n", g.Name, spec.Replicas, time.Since(start).Round(10*time.Millisecond))
 	return o.finish(ctx, svc, plan, g.Name)
 }
 

@@ -60,7 +60,7 @@ func (p *progress) Update(g *models.Gateway, reps []models.Replica) {
 // replaces it.
 func (p *progress) clear() {
 	if p.drawn > 0 {
-		fmt.Fprintf(p.w, "\x1b[%dA\x1b[J", p.drawn)
+		fmt.Fprintf(p.w, "\r\x1b[%dA\x1b[J", p.drawn)
 		p.drawn = 0
 	}
 }
