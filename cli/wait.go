@@ -49,7 +49,7 @@ func (f *Factory) follow(ctx context.Context, svc *gateways.Service, o followOpt
 	}
 	prog := newProgress(f.IO)
 	defer prog.Done()
-	tick := time.NewTicker(200 * time.Millisecond)
+	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	var g *models.Gateway
 	for {
