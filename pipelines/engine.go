@@ -199,7 +199,7 @@ func (e *Engine) Pass(ctx context.Context) (int, error) {
 		e.sem <- struct{}{}
 		e.wg.Add(1)
 		go func(r models.Replica) {
-			defer func() { <-e.sem; e.wg.Done(); e.leases.remove(r.ID); e.Wake() }()
+			defer func() { <-e.sem; e.wg.Done(); e.leases.remove(r.ID, r.LockToken); e.Wake() }()
 			e.step(ctx, r)
 		}(r)
 	}

@@ -37,6 +37,8 @@ type fakeBackend struct {
 	// RunAfter is how many describes an instance stays pending: 0 runs it at
 	// launch, -1 keeps it pending until setState.
 	RunAfter int
+	// Poll is the poll interval the backend advertises; 0 means 100ms.
+	Poll time.Duration
 
 	mu         sync.Mutex
 	seq        int
@@ -75,7 +77,11 @@ func newFake(t testing.TB) *fakeBackend {
 func (f *fakeBackend) Name() string { return "fake" }
 
 func (f *fakeBackend) Capabilities() backends.Capabilities {
-	return backends.Capabilities{DefaultRegion: "r1", PollInterval: 20 * time.Millisecond}
+	poll := f.Poll
+	if poll == 0 {
+		poll = 100 * time.Millisecond
+	}
+	return backends.Capabilities{DefaultRegion: "r1", PollInterval: poll}
 }
 
 func (f *fakeBackend) Launch(ctx context.Context, req backends.LaunchRequest) (backends.Instance, error) {

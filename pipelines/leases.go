@@ -30,10 +30,16 @@ func (s *leaseSet) add(id int64, token string) {
 	s.m[id] = &lease{token: token, renewed: time.Now()}
 }
 
-func (s *leaseSet) remove(id int64) {
+// remove forgets the lease on id if it is still the one taken with token.
+// A step releases its row before its goroutine ends, so the next pass may
+// already have claimed the row again under a new token; removing by id alone
+// dropped that new lease, which then was never renewed and failed valid().
+func (s *leaseSet) remove(id int64, token string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.m, id)
+	if l, ok := s.m[id]; ok && l.token == token {
+		delete(s.m, id)
+	}
 }
 
 // valid reports whether the lease is held with a safety margin of a third of

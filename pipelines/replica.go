@@ -134,7 +134,7 @@ func (s *replicaStep) launch(ctx context.Context) {
 	inst, err := s.b.Launch(ctx, s.request(resume))
 	if err != nil {
 		e.cfg.Metrics.BackendErrors.Add(1)
-		s.launchFailed(ctx, err)
+		s.launchFailed(ctx, err, resume)
 		return
 	}
 	s.adopt(inst)
@@ -153,7 +153,7 @@ func zoneOr(i backends.Instance) string {
 	return i.Region
 }
 
-func (s *replicaStep) launchFailed(ctx context.Context, err error) {
+func (s *replicaStep) launchFailed(ctx context.Context, err error, resume bool) {
 	if ctx.Err() != nil {
 		// Shutting down: the launch may or may not have reached the
 		// provider; the next run adopts whatever it finds by token.
@@ -169,6 +169,16 @@ func (s *replicaStep) launchFailed(ctx context.Context, err error) {
 			s.done(ctx, wait, fmt.Sprintf("replica %d attempt %d: launch failed, retrying in %s with the same token: %v", s.r.Num, s.r.Attempt, wait, err))
 			return
 		}
+	}
+	if resume {
+		// An earlier call with this token may have started an instance
+		// whose id never reached the row (a lost reply, a crash). Failing
+		// the row outright left that instance running unrecorded while the
+		// gateway pipeline launched a replacement under a new token; end
+		// through terminate instead, which finds it by token first.
+		s.r.FinalStatus, s.r.ErrorKind = models.ReplicaFailed, kind.String()
+		s.done(ctx, 0, s.to(models.ReplicaTerminating, err.Error()))
+		return
 	}
 	s.fail(ctx, kind, err.Error())
 }

@@ -202,8 +202,11 @@ func (t *GatewayTx) SetStatus(status models.GatewayStatus, message string, reche
 			return err
 		}
 	}
+	// The casts matter on PostgreSQL: it types a bare `? > 0` as int4, and a
+	// recheck time in milliseconds since the epoch does not fit, so every
+	// reconcile that set a timer (backoff, unhealthy grace) failed there.
 	_, err := t.tx.ExecContext(t.ctx, t.s.q(`UPDATE gateways SET status = ?, status_message = ?, updated_at = CASE WHEN status <> ? OR status_message <> ? THEN ? ELSE updated_at END,
-		process_after = CASE WHEN ? > 0 AND ? < process_after THEN ? ELSE process_after END WHERE id = ?`),
+		process_after = CASE WHEN CAST(? AS BIGINT) > 0 AND CAST(? AS BIGINT) < process_after THEN CAST(? AS BIGINT) ELSE process_after END WHERE id = ?`),
 		string(status), message, string(status), message, millis(t.Now), after, after, after, g.ID)
 	g.Status, g.StatusMessage = status, message
 	return err
