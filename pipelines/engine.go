@@ -106,7 +106,7 @@ func New(cfg Config) *Engine {
 		wake:    make(chan struct{}, 1),
 		sem:     make(chan struct{}, cfg.Workers),
 		leases:  newLeaseSet(cfg.LeaseTTL),
-		batcher: newDescribeBatcher(20 * time.Millisecond),
+		batcher: newDescribeBatcher(50 * time.Millisecond),
 	}
 }
 
@@ -194,16 +194,40 @@ func (e *Engine) Pass(ctx context.Context) (int, error) {
 	if err != nil {
 		return n, err
 	}
+	// One query for the specs of the whole batch: fewer round trips, and
+	// the steps reach their backends together, so their Describe calls
+	// fall into one batch.
+	specs, err := e.st.GatewaySpecs(ctx, gatewayIDs(rows))
+	if err != nil {
+		e.log.Warn("load gateway specs", "err", err)
+	}
 	for _, r := range rows {
 		e.leases.add(r.ID, r.LockToken)
 		e.sem <- struct{}{}
 		e.wg.Add(1)
+		spec, ok := specs[r.GatewayID]
 		go func(r models.Replica) {
 			defer func() { <-e.sem; e.wg.Done(); e.leases.remove(r.ID, r.LockToken); e.Wake() }()
-			e.step(ctx, r)
+			if !ok {
+				e.release(ctx, &r, time.Second) // gateway unreadable just now; try again soon
+				return
+			}
+			e.step(ctx, r, spec)
 		}(r)
 	}
 	return n + len(rows), nil
+}
+
+func gatewayIDs(rows []models.Replica) []int64 {
+	seen := map[int64]bool{}
+	var out []int64
+	for _, r := range rows {
+		if !seen[r.GatewayID] {
+			seen[r.GatewayID] = true
+			out = append(out, r.GatewayID)
+		}
+	}
+	return out
 }
 
 func (e *Engine) reconcileGateways(ctx context.Context, ids []int64) (int, error) {

@@ -64,7 +64,10 @@ func (s *leaseSet) snapshot() (map[int64]string, time.Time) {
 	return out, time.Now()
 }
 
-func (s *leaseSet) renewed(held map[int64]string, at time.Time, lost []int64) {
+// renewed records a renewal round and returns the leases really lost: those
+// still held under the same token. A row released by its step between the
+// snapshot and the renewal is not lost, only done.
+func (s *leaseSet) renewed(held map[int64]string, at time.Time, lost []int64) (really []int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	gone := map[int64]bool{}
@@ -78,10 +81,12 @@ func (s *leaseSet) renewed(held map[int64]string, at time.Time, lost []int64) {
 		}
 		if gone[id] {
 			l.lost = true
+			really = append(really, id)
 		} else {
 			l.renewed = at
 		}
 	}
+	return really
 }
 
 // heartbeat renews held leases every third of the TTL until ctx ends.
@@ -105,10 +110,9 @@ func (e *Engine) heartbeat(ctx context.Context) {
 			}
 			continue
 		}
-		for _, id := range lost {
+		for _, id := range e.leases.renewed(held, at, lost) {
 			e.cfg.Metrics.LeasesLost.Add(1)
 			e.log.Warn("lease lost to another worker", "replica_id", id, "lock_token", held[id])
 		}
-		e.leases.renewed(held, at, lost)
 	}
 }

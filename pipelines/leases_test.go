@@ -93,7 +93,9 @@ func TestFencedStepStartsNoCloudWork(t *testing.T) {
 				eng.leases.add(r.ID, r.LockToken)
 				tc.fence(eng.leases, r)
 
-				eng.step(bg, r)
+				specs, err := st.GatewaySpecs(bg, []int64{r.GatewayID})
+				require.NoError(t, err)
+				eng.step(bg, r, specs[r.GatewayID])
 
 				assert.Empty(t, e.fake.launchCalls(), "no launch")
 				assert.Empty(t, e.fake.terminateCalls(), "no termination")

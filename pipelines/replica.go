@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -30,16 +31,11 @@ type replicaStep struct {
 	b       backends.Backend
 }
 
-func (e *Engine) step(ctx context.Context, r models.Replica) {
+func (e *Engine) step(ctx context.Context, r models.Replica, g store.NamedSpec) {
 	start := time.Now()
 	defer func() { e.cfg.Metrics.observe("replica", time.Since(start)) }()
-	name, spec, err := e.st.GatewaySpec(ctx, r.GatewayID)
-	if err != nil {
-		e.log.Warn("load gateway of replica", "replica_id", r.ID, "err", err)
-		e.release(ctx, &r, time.Second)
-		return
-	}
-	s := &replicaStep{e: e, r: r, gateway: name, spec: spec}
+	s := &replicaStep{e: e, r: r, gateway: g.Name, spec: g.Spec}
+	var err error
 	if s.b, err = e.cfg.Backends.Get(ctx, r.Backend); err != nil {
 		var nc *backends.NotConfiguredError
 		if errors.As(err, &nc) && !r.LaunchRequested {
@@ -165,7 +161,8 @@ func (s *replicaStep) launchFailed(ctx context.Context, err error, resume bool) 
 		n, _ := strconv.Atoi(s.r.BackendData["launch_errors"])
 		if n+1 < maxTransientLaunchErrors {
 			s.setData("launch_errors", strconv.Itoa(n+1))
-			wait := time.Duration(1<<n) * time.Second
+			// 1, 2, 4, 8 s, each ±20% so that throttled replicas spread out.
+			wait := time.Duration(float64(time.Duration(1<<n)*time.Second) * (0.8 + 0.4*rand.Float64()))
 			s.done(ctx, wait, fmt.Sprintf("replica %d attempt %d: launch failed, retrying in %s with the same token: %v", s.r.Num, s.r.Attempt, wait, err))
 			return
 		}

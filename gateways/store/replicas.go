@@ -2,26 +2,49 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/portico-dev/portico/models"
 )
 
-// GatewaySpec returns the spec and name of a gateway by id, for workers that
-// hold a replica row and need its launch parameters.
-func (s *Store) GatewaySpec(ctx context.Context, id int64) (name string, spec models.Spec, err error) {
-	var raw string
-	err = s.db.QueryRowContext(ctx, s.q(`SELECT name, spec FROM gateways WHERE id = ?`), id).Scan(&name, &raw)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", spec, fmt.Errorf("gateway %d: %w", id, ErrNotFound)
+// NamedSpec is a gateway's name and spec.
+type NamedSpec struct {
+	Name string
+	Spec models.Spec
+}
+
+// GatewaySpecs returns the names and specs of many gateways in one query,
+// for a batch of claimed replica rows.
+func (s *Store) GatewaySpecs(ctx context.Context, ids []int64) (map[int64]NamedSpec, error) {
+	out := make(map[int64]NamedSpec, len(ids))
+	if len(ids) == 0 {
+		return out, nil
 	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, name, spec FROM gateways WHERE id IN (`+placeholders(len(ids))+`)`), args...)
 	if err != nil {
-		return "", spec, err
+		return nil, err
 	}
-	return name, spec, json.Unmarshal([]byte(raw), &spec)
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id   int64
+			ns   NamedSpec
+			spec string
+		)
+		if err := rows.Scan(&id, &ns.Name, &spec); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(spec), &ns.Spec); err != nil {
+			return nil, fmt.Errorf("decode spec of gateway %q: %w", ns.Name, err)
+		}
+		out[id] = ns
+	}
+	return out, rows.Err()
 }
 
 // ReleaseOwner drops every lease held by owner, so a process that stops
