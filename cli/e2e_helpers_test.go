@@ -181,3 +181,10 @@ func healthz(t *testing.T, hostname string) map[string]any {
 	require.NoError(t, json.Unmarshal(b, &out), string(b))
 	return out
 }
+
+func cmdline(pid int) string {
+	b, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+	return string(b) + "\x00"
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

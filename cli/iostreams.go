@@ -49,11 +49,15 @@ func (s *IOStreams) SetTTY(stdin, stdout, stderr bool) {
 // IsStdoutTTY reports whether data output goes to a person.
 func (s *IOStreams) IsStdoutTTY() bool { return s.stdoutTTY }
 
-// CanPrompt reports whether a person can answer a question.
-func (s *IOStreams) CanPrompt() bool { return s.stdinTTY && s.stderrTTY && !s.ci }
+// CanPrompt reports whether a person can answer a question: input and
+// output are terminals and no CI system runs us. With output piped (into a
+// log, a pager, another program) Portico assumes a script and never asks.
+func (s *IOStreams) CanPrompt() bool { return s.stdinTTY && s.stdoutTTY && s.stderrTTY && !s.ci }
 
-// Animate reports whether live, redrawn progress suits stderr.
-func (s *IOStreams) Animate() bool { return s.stderrTTY && !s.ci }
+// Animate reports whether live, redrawn progress suits stderr: only when a
+// person watches both streams; piped or in CI, progress is one line per
+// state change.
+func (s *IOStreams) Animate() bool { return s.stdoutTTY && s.stderrTTY && !s.ci }
 
 // Color reports whether stdout may carry ANSI colours.
 func (s *IOStreams) Color() bool { return s.stdoutTTY && !s.noColor }
