@@ -14,8 +14,8 @@ import (
 
 // computeAPI is the part of the Compute Engine API this backend uses, in
 // the project it was built for. Operations come back as plain protos: the
-// backend waits on them itself (zoneOperations.wait) and reads their error
-// field, instead of trusting the client's Operation.Wait.
+// backend watches them itself (poller.go) and reads their error field,
+// instead of trusting the client's Operation.Wait.
 type computeAPI interface {
 	InsertInstance(ctx context.Context, zone string, inst *computepb.Instance, requestID string) (*computepb.Operation, error)
 	GetInstance(ctx context.Context, zone, name string) (*computepb.Instance, error)
@@ -23,6 +23,9 @@ type computeAPI interface {
 	// ListInstances is one instances.aggregatedList (all pages) with filter.
 	ListInstances(ctx context.Context, filter string) ([]*computepb.Instance, error)
 	WaitZoneOperation(ctx context.Context, zone, name string) (*computepb.Operation, error)
+	// ListOperations is one globalOperations.aggregatedList (all pages)
+	// with filter: operations of every scope, zonal ones included.
+	ListOperations(ctx context.Context, filter string) ([]*computepb.Operation, error)
 	ListZones(ctx context.Context, filter string) ([]*computepb.Zone, error)
 	GetFirewall(ctx context.Context, name string) (*computepb.Firewall, error)
 	InsertFirewall(ctx context.Context, fw *computepb.Firewall, requestID string) (*computepb.Operation, error)
@@ -132,6 +135,25 @@ func (a *restAPI) ListInstances(ctx context.Context, filter string) ([]*computep
 
 func (a *restAPI) WaitZoneOperation(ctx context.Context, zone, name string) (*computepb.Operation, error) {
 	return a.zoneOps.Wait(ctx, &computepb.WaitZoneOperationRequest{Project: a.project, Zone: zone, Operation: name}, noRetry)
+}
+
+func (a *restAPI) ListOperations(ctx context.Context, filter string) ([]*computepb.Operation, error) {
+	return drain(ctx, func() ([]*computepb.Operation, error) {
+		it := a.globalOps.AggregatedList(ctx, &computepb.AggregatedListGlobalOperationsRequest{
+			Project: a.project, Filter: proto.String(filter),
+		}, noRetry)
+		var out []*computepb.Operation
+		for {
+			pair, err := it.Next()
+			if errors.Is(err, iterator.Done) {
+				return out, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, pair.Value.GetOperations()...)
+		}
+	})
 }
 
 func (a *restAPI) ListZones(ctx context.Context, filter string) ([]*computepb.Zone, error) {

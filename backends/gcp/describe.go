@@ -55,9 +55,10 @@ func (b *backend) Describe(ctx context.Context, refs ...backends.InstanceRef) ([
 	return out, nil
 }
 
-// Terminate deletes the instance and waits for the deletion to finish, so
-// that a List right after it no longer shows the instance. Not found (now,
-// or by the time the delete runs) is success.
+// Terminate deletes the instance and waits for the deletion to finish
+// (through the poller, so concurrent deletions share their polling calls),
+// so that success means the instance is gone. Not found (now, or by the
+// time the delete runs) is success.
 func (b *backend) Terminate(ctx context.Context, ref backends.InstanceRef) error {
 	if !nameRE.MatchString(ref.ID) {
 		return nil // no instance can have this name
@@ -89,7 +90,7 @@ func (b *backend) Terminate(ctx context.Context, ref backends.InstanceRef) error
 	if err != nil {
 		return err
 	}
-	if op, err = b.waitZone(ctx, zone, op); err != nil {
+	if op, err = b.ops.await(ctx, zone, op); err != nil {
 		return err
 	}
 	if oe := operationError(op); oe != nil && oe.Code != "RESOURCE_NOT_FOUND" {

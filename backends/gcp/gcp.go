@@ -6,9 +6,11 @@
 // is derived from the token (names are unique per zone, so a second insert
 // gets 409 and adopts), and each insert carries a requestId derived from the
 // token and zone (so a retried insert whose reply was lost gets the first
-// operation back). Operations are awaited with zoneOperations.wait and
-// their own error field is always checked, because op.Wait reports success
-// for failed operations that lack httpErrorStatusCode.
+// operation back). Operations are awaited together, one aggregated list of
+// operations per round for all launches and deletions in flight (a lone
+// one is long-polled with zoneOperations.wait), and their own error field
+// is always checked, because op.Wait reports success for failed operations
+// that lack httpErrorStatusCode.
 //
 // Credentials come from Application Default Credentials and are never
 // stored or logged; only a plain-http loopback endpoint (the test fake) is
@@ -181,6 +183,7 @@ type backend struct {
 	api    computeAPI
 	log    *slog.Logger
 	flight singleflight.Group // zone listings and firewall creation, once per key
+	ops    *opPoller          // follows the insert and delete operations in flight
 
 	mu        sync.Mutex
 	zones     map[string][]string // region → zones that were UP, sorted
@@ -188,7 +191,9 @@ type backend struct {
 }
 
 func newBackend(cfg Config, api computeAPI) *backend {
-	return &backend{cfg: cfg, api: api, log: cfg.Logger, zones: map[string][]string{}, firewalls: map[string]bool{}}
+	b := &backend{cfg: cfg, api: api, log: cfg.Logger, zones: map[string][]string{}, firewalls: map[string]bool{}}
+	b.ops = newOpPoller(b)
+	return b
 }
 
 func (b *backend) Name() string { return Name }
@@ -204,8 +209,12 @@ func (b *backend) Capabilities() backends.Capabilities {
 	}
 }
 
-// Close releases the clients' connections.
-func (b *backend) Close() error { return b.api.Close() }
+// Close fails the waits in flight, stops polling and releases the
+// clients' connections.
+func (b *backend) Close() error {
+	b.ops.close()
+	return b.api.Close()
+}
 
 // regions are Compute Engine's public regions, from
 // https://cloud.google.com/compute/docs/regions-zones (checked 2025).

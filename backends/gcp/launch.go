@@ -105,6 +105,8 @@ func (b *backend) prepare(req backends.LaunchRequest) (backends.LaunchRequest, s
 // that is already DONE with an error is the server replaying an earlier
 // failed try with the same requestId: the next try then uses a requestId
 // chained from that operation, as does a retry after a transient failure.
+// The operation is awaited through the poller, which shares its calls
+// with every other launch and deletion in flight.
 func (b *backend) launchInZone(ctx context.Context, req backends.LaunchRequest, zone, name, script string) (backends.Instance, error) {
 	res := b.instanceResource(req, zone, name, script)
 	rid := RequestID(req.Token, zone)
@@ -128,7 +130,7 @@ func (b *backend) launchInZone(ctx context.Context, req backends.LaunchRequest, 
 			rid = chainRequestID(rid, op.GetName())
 			continue
 		}
-		if op, err = b.waitZone(ctx, zone, op); err != nil {
+		if op, err = b.ops.await(ctx, zone, op); err != nil {
 			return backends.Instance{}, err
 		}
 		if oe := operationError(op); oe != nil {
@@ -143,33 +145,25 @@ func (b *backend) launchInZone(ctx context.Context, req backends.LaunchRequest, 
 			rid = chainRequestID(rid, op.GetName())
 			continue
 		}
-		return b.getLaunched(ctx, zone, name, req)
+		return launched(res, zone, op), nil
 	}
 }
 
-// waitZone waits for a zonal operation with zoneOperations.wait, which
-// blocks server-side for up to two minutes per call, instead of the
-// client's Operation.Wait, which polls operations.get with a 1 s backoff.
-// The API may return early without DONE; then it waits PollInterval.
-func (b *backend) waitZone(ctx context.Context, zone string, op *computepb.Operation) (*computepb.Operation, error) {
-	for op.GetStatus() != computepb.Operation_DONE {
-		next := op
-		err := b.retry(ctx, "wait for operation "+op.GetName(), func(ctx context.Context) error {
-			var err error
-			next, err = b.api.WaitZoneOperation(ctx, zone, op.GetName())
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		if next.GetStatus() != computepb.Operation_DONE {
-			if err := sleep(ctx, b.cfg.PollInterval); err != nil {
-				return nil, err
-			}
-		}
-		op = next
-	}
-	return op, nil
+// launched is the instance a successful insert created, as far as the
+// request and the operation tell: pending, named, labelled, created at the
+// operation's insertTime, without addresses yet. Reading it back would
+// cost a call per replica; the callers' batched Describe reports its state
+// and hostname.
+func launched(res *computepb.Instance, zone string, op *computepb.Operation) backends.Instance {
+	return toInstance(&computepb.Instance{
+		Name:              res.Name,
+		Zone:              proto.String(zone),
+		Status:            proto.String("PROVISIONING"),
+		Labels:            res.Labels,
+		Metadata:          res.Metadata,
+		CreationTimestamp: op.InsertTime,
+		SelfLink:          op.TargetLink,
+	})
 }
 
 // instanceResource is the insert body: deterministic name, labels, the
@@ -221,26 +215,6 @@ func (b *backend) adopt(ctx context.Context, zone, name, token string) (backends
 	if tokenOf(pb) != token {
 		return backends.Instance{}, &backends.Error{Kind: backends.Permanent, Code: "NAME_TAKEN",
 			Message: fmt.Sprintf("instance name %s in %s is taken by an instance with another token (%q)", name, zone, tokenOf(pb))}
-	}
-	return toInstance(pb), nil
-}
-
-// getLaunched reads the instance an insert created. If it is already gone
-// (deleted since), the token's instance is reported terminated.
-func (b *backend) getLaunched(ctx context.Context, zone, name string, req backends.LaunchRequest) (backends.Instance, error) {
-	var pb *computepb.Instance
-	err := b.retry(ctx, "get instance "+name+" in "+zone, func(ctx context.Context) error {
-		var err error
-		pb, err = b.api.GetInstance(ctx, zone, name)
-		return err
-	})
-	if isNotFound(err) {
-		return backends.Instance{ID: name, Region: req.Region, Zone: zone, State: backends.StateTerminated,
-			Token: req.Token, Install: req.Install, Gateway: req.Gateway, ReplicaNum: req.ReplicaNum,
-			Data: map[string]string{}}, nil
-	}
-	if err != nil {
-		return backends.Instance{}, err
 	}
 	return toInstance(pb), nil
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,8 +21,9 @@ func asBackendError(t *testing.T, err error) *backends.Error {
 	return be
 }
 
-// Six replicas spread two per zone, and the calls per replica are counted:
-// one insert, one wait, one get; setup (zones, firewall) once.
+// Six replicas launched one after another spread two per zone, and the
+// calls per replica are counted: one insert and, the operation being alone,
+// one long-polled wait (no read-back); setup (zones, firewall) once.
 func TestLaunchSpreadsOverZones(t *testing.T) {
 	f := newFixture(t, gcptest.Options{InsertLatency: 20 * time.Millisecond}, Config{})
 	perZone := map[string]int{}
@@ -37,9 +37,9 @@ func TestLaunchSpreadsOverZones(t *testing.T) {
 	}
 	assert.Equal(t, map[string]int{"europe-west1-b": 2, "europe-west1-c": 2, "europe-west1-d": 2}, perZone)
 	for method, want := range map[string]int{
-		"instances.insert": 6, "zoneOperations.wait": 6, "instances.get": 6,
+		"instances.insert": 6, "zoneOperations.wait": 6, "instances.get": 0,
 		"zones.list": 1, "firewalls.get": 1, "firewalls.insert": 1, "globalOperations.wait": 1,
-		"instances.aggregatedList": 0, "zoneOperations.get": 0,
+		"instances.aggregatedList": 0, "zoneOperations.get": 0, "globalOperations.aggregatedList": 0,
 	} {
 		assert.Equal(t, want, f.srv.Calls(method), method)
 	}
@@ -179,46 +179,33 @@ func TestNameTakenByAnotherToken(t *testing.T) {
 	assert.Equal(t, "NAME_TAKEN", be.Code)
 }
 
-// The call budget of a 6-replica gateway, launched concurrently as the
-// pipelines do and then described until running: per replica one insert,
-// one wait and one get; once per process the zone list and the firewall
-// (get, insert, wait); one aggregatedList per Describe round.
-func TestSixReplicaCallBudget(t *testing.T) {
-	f := newFixture(t, gcptest.Options{InsertLatency: 20 * time.Millisecond, RunningAfter: 150 * time.Millisecond}, Config{})
-	refs := make([]backends.InstanceRef, 6)
-	var wg sync.WaitGroup
-	for i := range refs {
-		wg.Go(func() {
-			in, err := f.b.Launch(testCtx(t), request(fmt.Sprintf("tok-%d", i), i))
-			assert.NoError(t, err)
-			refs[i] = in.Ref()
-		})
-	}
-	wg.Wait()
-	rounds := 0
-	for {
-		rounds++
-		got, err := f.b.Describe(testCtx(t), refs...)
+// Launch no longer reads the instance back: what it returns comes from the
+// request and the insert operation (pending, no hostname yet), and agrees
+// with what Describe later reports, which fills in state and hostname.
+func TestLaunchReturnsWhatTheInsertTells(t *testing.T) {
+	f := newFixture(t, gcptest.Options{InsertLatency: 20 * time.Millisecond, RunningAfter: 200 * time.Millisecond}, Config{})
+	before := time.Now()
+	in, err := f.b.Launch(testCtx(t), request("tok", 1))
+	require.NoError(t, err)
+	assert.Zero(t, f.srv.Calls("instances.get"), "no read-back")
+	name := InstanceName("edge", 1, "tok")
+	assert.Equal(t, backends.Instance{
+		ID: name, Region: "europe-west1", Zone: "europe-west1-c", State: backends.StatePending,
+		Token: "tok", Install: "inst1", Gateway: "edge", ReplicaNum: 1, LaunchedAt: in.LaunchedAt,
+		Data: map[string]string{"zones_tried": "europe-west1-c",
+			"self_link": "https://www.googleapis.com/compute/v1/projects/portico-test/zones/europe-west1-c/instances/" + name},
+	}, in)
+	assert.WithinDuration(t, before, in.LaunchedAt, time.Second, "the operation's insertTime")
+
+	var got backends.Instance
+	require.Eventually(t, func() bool {
+		all, err := f.b.Describe(testCtx(t), in.Ref())
 		require.NoError(t, err)
-		running := 0
-		for _, in := range got {
-			if in.State == backends.StateRunning && in.Hostname != "" {
-				running++
-			}
-		}
-		if running == len(refs) {
-			break
-		}
-		time.Sleep(f.b.Capabilities().PollInterval)
-	}
-	want := map[string]int{
-		"instances.insert": 6, "zoneOperations.wait": 6, "instances.get": 6,
-		"zones.list": 1, "firewalls.get": 1, "firewalls.insert": 1, "globalOperations.wait": 1,
-		"instances.aggregatedList": rounds,
-	}
-	for method, n := range want {
-		assert.Equal(t, n, f.srv.Calls(method), method)
-	}
-	assert.Len(t, f.srv.CallLog(), 22+rounds, "no other calls")
-	t.Logf("6 replicas: %d calls for launch and setup, %d describe rounds of one aggregatedList each", 22, rounds)
+		got = all[0]
+		return got.State == backends.StateRunning
+	}, 3*time.Second, 50*time.Millisecond)
+	assert.Equal(t, []any{in.ID, in.Zone, in.Region, in.Token, in.Install, in.Gateway, in.ReplicaNum, in.Data["self_link"]},
+		[]any{got.ID, got.Zone, got.Region, got.Token, got.Install, got.Gateway, got.ReplicaNum, got.Data["self_link"]})
+	assert.WithinDuration(t, got.LaunchedAt, in.LaunchedAt, 50*time.Millisecond)
+	assert.NotEmpty(t, got.Hostname, "Describe fills in the hostname")
 }

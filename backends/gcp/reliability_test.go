@@ -137,9 +137,11 @@ func TestTransientOperationErrorIsRetried(t *testing.T) {
 }
 
 // zoneOperations.wait may return before the operation is DONE; the
-// launch waits again instead of taking it for finished.
+// launch waits again instead of taking it for finished. (The second early
+// return comes at most 375 ms after the insert: 100 ms and 200 ms of
+// poller backoff, jittered.)
 func TestWaitReturningEarlyIsWaitedAgain(t *testing.T) {
-	f := newFixture(t, gcptest.Options{InsertLatency: 100 * time.Millisecond}, Config{PollInterval: 10 * time.Millisecond})
+	f := newFixture(t, gcptest.Options{InsertLatency: 600 * time.Millisecond}, Config{PollInterval: 10 * time.Millisecond})
 	_, err := f.b.Launch(testCtx(t), request("warm-up", 0)) // zones and firewall
 	require.NoError(t, err)
 	f.srv.ResetCalls()

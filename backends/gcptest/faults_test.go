@@ -78,8 +78,13 @@ func TestHooksRunAroundTheAction(t *testing.T) {
 	assert.Equal(t, []string{"before:0", "after:1", "before:1"}, seen)
 
 	// A hook that cancels the caller: the cloud acted, the caller never heard.
+	// The reply is held back a moment, as a crash would: written at once, it
+	// could reach the client before the transport notices the cancellation.
 	ctx, cancel := context.WithCancel(context.Background())
-	c.srv.Hook("instances.insert", AfterAction, cancel)
+	c.srv.Hook("instances.insert", AfterAction, func() {
+		cancel()
+		time.Sleep(100 * time.Millisecond)
+	})
 	_, err = c.instances.Insert(ctx, &computepb.InsertInstanceRequest{Project: c.srv.Project(), Zone: zone, InstanceResource: vm("c", zone, false, nil)})
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Len(t, c.srv.Instances(), 3)

@@ -114,7 +114,7 @@ func (s *Server) insertInstance(r *http.Request) reply {
 	}
 	s.nextID++
 	id := s.nextID
-	op := s.newOperation("insert", z.name, s.instanceURL(z.name, in.GetName()), id, rid)
+	op := s.newOperation("insert", z.name, s.instanceURL(z.name, in.GetName()), id, rid, s.opts.InsertLatency/4)
 	if code, msg, failed := s.takeInsertFailure(z.name); failed {
 		s.after(s.opts.InsertLatency, func() { s.finishOperation(op, code, msg) })
 	} else {
@@ -193,7 +193,7 @@ func (s *Server) deleteInstance(r *http.Request) reply {
 		s.mu.Unlock()
 		return notFound("projects/" + s.opts.Project + "/zones/" + z.name + "/instances/" + name)
 	}
-	op := s.newOperation("delete", z.name, s.instanceURL(z.name, name), in.id, rid)
+	op := s.newOperation("delete", z.name, s.instanceURL(z.name, name), in.id, rid, s.opts.DeleteLatency/4)
 	in.deleteOps = append(in.deleteOps, op)
 	s.beginDelete(in)
 	s.mu.Unlock()

@@ -30,9 +30,10 @@ func (s *Server) instanceURL(zone, name string) string {
 
 // operation is a zonal operation, or a global one when zone is "".
 type operation struct {
-	pb   *computepb.Operation // guarded by Server.mu
-	zone string
-	done chan struct{} // closed when pb reaches DONE
+	pb      *computepb.Operation // guarded by Server.mu
+	zone    string
+	startAt time.Time     // PENDING before, RUNNING after (until DONE)
+	done    chan struct{} // closed when pb reaches DONE
 }
 
 func (op *operation) isDone() bool {
@@ -44,12 +45,14 @@ func (op *operation) isDone() bool {
 	}
 }
 
-// newOperation registers a RUNNING operation and remembers its requestId,
-// so that a retry with the same requestId gets this operation back instead
-// of acting twice. Caller holds s.mu.
-func (s *Server) newOperation(kind, zone, targetLink string, targetID uint64, requestID string) *operation {
+// newOperation registers an operation that is PENDING for pendingFor, then
+// RUNNING until it is finished, and remembers its requestId, so that a
+// retry with the same requestId gets this operation back instead of acting
+// twice. Caller holds s.mu.
+func (s *Server) newOperation(kind, zone, targetLink string, targetID uint64, requestID string, pendingFor time.Duration) *operation {
 	s.nextID++
 	now := time.Now()
+	startAt := now.Add(max(pendingFor, 0))
 	name := fmt.Sprintf("operation-%d-%x", now.UnixMilli(), s.nextID)
 	pb := &computepb.Operation{
 		Kind:          proto.String("compute#operation"),
@@ -61,7 +64,7 @@ func (s *Server) newOperation(kind, zone, targetLink string, targetID uint64, re
 		Status:        computepb.Operation_RUNNING.Enum(),
 		Progress:      proto.Int32(0),
 		InsertTime:    proto.String(timestamp(now)),
-		StartTime:     proto.String(timestamp(now)),
+		StartTime:     proto.String(timestamp(startAt)),
 		User:          proto.String("portico@" + s.opts.Project + ".iam.gserviceaccount.com"),
 	}
 	scope := "global"
@@ -75,7 +78,7 @@ func (s *Server) newOperation(kind, zone, targetLink string, targetID uint64, re
 	if requestID != "" {
 		pb.ClientOperationId = proto.String(requestID)
 	}
-	op := &operation{pb: pb, zone: zone, done: make(chan struct{})}
+	op := &operation{pb: pb, zone: zone, startAt: startAt, done: make(chan struct{})}
 	s.ops[name] = op
 	if requestID != "" {
 		s.requestIDs[scope+"/"+requestID] = op
@@ -139,18 +142,29 @@ func (s *Server) after(d time.Duration, fn func()) {
 	})
 }
 
+// snapshot is op as the API shows it at now: PENDING (not started yet),
+// RUNNING, or DONE with or without an error. Caller holds s.mu.
+func (op *operation) snapshot(now time.Time) *computepb.Operation {
+	pb := proto.Clone(op.pb).(*computepb.Operation)
+	if pb.GetStatus() != computepb.Operation_DONE && now.Before(op.startAt) {
+		pb.Status = computepb.Operation_PENDING.Enum()
+		pb.StartTime = nil
+	}
+	return pb
+}
+
 // renderOperation writes op as the API does. The reply to the request
 // that created an operation always shows it PENDING, as a real insert
 // reply does, even when the fake has already finished it; so an insert
 // whose reply is DONE is always a requestId replay of an earlier call.
 func (s *Server) renderOperation(op *operation, fresh bool) reply {
 	s.mu.Lock()
-	pb := proto.Clone(op.pb).(*computepb.Operation)
+	pb := op.snapshot(time.Now())
 	s.mu.Unlock()
 	if fresh {
 		pb.Status = computepb.Operation_PENDING.Enum()
 		pb.Progress = proto.Int32(0)
-		pb.EndTime, pb.Error, pb.HttpErrorStatusCode, pb.HttpErrorMessage = nil, nil, nil, nil
+		pb.StartTime, pb.EndTime, pb.Error, pb.HttpErrorStatusCode, pb.HttpErrorMessage = nil, nil, nil, nil, nil
 	}
 	return okReply(pb)
 }

@@ -76,13 +76,13 @@ func TestWaitTimeoutAndEarlyReturn(t *testing.T) {
 	require.NoError(t, err)
 	got, err := c.wait(t, zone, op.Name())
 	require.NoError(t, err)
-	assert.Equal(t, computepb.Operation_RUNNING, got.GetStatus(), "wait returns the operation unfinished at its deadline")
+	assert.Equal(t, computepb.Operation_PENDING, got.GetStatus(), "wait returns the operation unfinished at its deadline (still in its first quarter)")
 
 	c.srv.WaitReturnsEarly(1)
 	start := time.Now()
 	got, err = c.wait(t, zone, op.Name())
 	require.NoError(t, err)
-	assert.Equal(t, computepb.Operation_RUNNING, got.GetStatus())
+	assert.Equal(t, computepb.Operation_PENDING, got.GetStatus())
 	assert.Less(t, time.Since(start), 40*time.Millisecond)
 
 	_, err = c.wait(t, zone, "operation-does-not-exist")

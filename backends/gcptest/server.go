@@ -27,13 +27,14 @@ type Options struct {
 	Regions []string
 	// APILatency delays every call, as the network and the frontend do.
 	APILatency time.Duration
-	// InsertLatency is how long an insert operation stays RUNNING.
+	// InsertLatency is how long an insert operation takes to be DONE: it is
+	// PENDING for the first quarter of it, then RUNNING.
 	InsertLatency time.Duration
 	// RunningAfter is how long a new instance takes to go PROVISIONING →
 	// STAGING (at half) → RUNNING.
 	RunningAfter time.Duration
 	// DeleteLatency is how long a deleted instance stays STOPPING (and its
-	// delete operation RUNNING) before it is gone.
+	// delete operation PENDING, then RUNNING) before it is gone.
 	DeleteLatency time.Duration
 	// WaitTimeout bounds how long operations.wait blocks; default 2 minutes,
 	// as the real API does.
@@ -159,6 +160,7 @@ func (s *Server) routes() http.Handler {
 	route("POST "+p+"/zones/{zone}/operations/{op}/wait", "zoneOperations.wait", s.waitOperation)
 	route("GET "+p+"/global/operations/{op}", "globalOperations.get", s.getOperation)
 	route("POST "+p+"/global/operations/{op}/wait", "globalOperations.wait", s.waitOperation)
+	route("GET "+p+"/aggregated/operations", "globalOperations.aggregatedList", s.aggregatedListOperations)
 	route("GET "+p+"/zones", "zones.list", s.listZones)
 	route("GET "+p+"/zones/{zone}", "zones.get", s.getZone)
 	route("GET "+p+"/regions/{region}", "regions.get", s.getRegion)

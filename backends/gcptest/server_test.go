@@ -26,6 +26,7 @@ type clients struct {
 	zoneOps   *compute.ZoneOperationsClient
 	zones     *compute.ZonesClient
 	firewalls *compute.FirewallsClient
+	globalOps *compute.GlobalOperationsClient
 }
 
 func newClients(t *testing.T, opts Options) *clients {
@@ -44,11 +45,14 @@ func newClients(t *testing.T, opts Options) *clients {
 	require.NoError(t, err)
 	c.firewalls, err = compute.NewFirewallsRESTClient(ctx, o...)
 	require.NoError(t, err)
+	c.globalOps, err = compute.NewGlobalOperationsRESTClient(ctx, o...)
+	require.NoError(t, err)
 	t.Cleanup(func() {
 		_ = c.instances.Close()
 		_ = c.zoneOps.Close()
 		_ = c.zones.Close()
 		_ = c.firewalls.Close()
+		_ = c.globalOps.Close()
 	})
 	return c
 }

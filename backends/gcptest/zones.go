@@ -185,7 +185,7 @@ func (s *Server) insertFirewall(r *http.Request) reply {
 		fw.Network = proto.String(s.projectURL() + "/" + fw.GetNetwork())
 	}
 	s.firewalls[fw.GetName()] = &firewall{pb: fw}
-	op := s.newOperation("insert", "", link, s.nextID, rid)
+	op := s.newOperation("insert", "", link, s.nextID, rid, 0)
 	fresh := proto.Clone(op.pb).(*computepb.Operation)
 	fresh.Status = computepb.Operation_PENDING.Enum()
 	s.finishOperation(op, "", "")
