@@ -29,7 +29,7 @@ var (
 		name:   "sqlite",
 		driver: "sqlite",
 		goose:  goose.DialectSQLite3,
-		id:     "INTEGER PRIMARY KEY",
+		id:     "INTEGER PRIMARY KEY AUTOINCREMENT", // never reuse ids: tokens are built from them
 		now:    "CAST(unixepoch('subsec') * 1000 AS INTEGER)",
 	}
 	postgresDialect = dialect{

@@ -247,3 +247,18 @@ func TestDeleteKeepsEvents(t *testing.T) {
 		assert.Equal(t, "bye", evs[0].Message)
 	})
 }
+
+// Replica tokens are built from gateway ids, so an id must never be reused:
+// a gateway created after another was deleted must not inherit its tokens
+// (EC2 would answer IdempotentParameterMismatch, or hand back the old
+// instance).
+func TestIDsAreNeverReused(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, _ string, st *store.Store) {
+		first := seed(t, st, "again", 1)
+		require.NoError(t, st.UpdateGateway(ctx, "again", func(tx *store.GatewayTx) error { return tx.Remove() }))
+		second := seed(t, st, "again", 1)
+		assert.Greater(t, second.ID, first.ID)
+		assert.NotEqual(t, first.Replicas[0].Token, second.Replicas[0].Token)
+		assert.Greater(t, second.Replicas[0].ID, first.Replicas[0].ID)
+	})
+}
