@@ -126,7 +126,7 @@ func (o *applyOptions) finish(ctx context.Context, svc *gateways.Service, plan g
 	}
 	now := time.Now()
 	if o.JSON {
-		return writeJSON(o.F.IO.Out, struct {
+		return o.F.IO.writeJSON(o.F.IO.Out, struct {
 			Plan    gateways.Plan `json:"plan"`
 			Gateway gatewayJSON   `json:"gateway"`
 		}{plan, toJSON(g, false, now)})

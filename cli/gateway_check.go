@@ -110,7 +110,7 @@ func (o *gatewayCheckOptions) report(g *models.Gateway) error {
 	}
 	io := o.F.IO
 	if o.JSON {
-		if err := writeJSON(io.Out, map[string]any{"gateway": g.Name, "healthy": healthy, "replicas": out}); err != nil {
+		if err := io.writeJSON(io.Out, map[string]any{"gateway": g.Name, "healthy": healthy, "replicas": out}); err != nil {
 			return err
 		}
 	} else {

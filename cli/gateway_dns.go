@@ -64,7 +64,7 @@ func gatewayDNSRun(ctx context.Context, o *gatewayDNSOptions) error {
 	}
 	records := dnsRecords(g, o.TTL)
 	if o.JSON {
-		return writeJSON(o.IO.Out, records)
+		return o.IO.writeJSON(o.IO.Out, records)
 	}
 	w := o.IO.Out
 	fmt.Fprintf(w, "; records for gateway %q: one per running replica\n", g.Name)

@@ -48,7 +48,7 @@ func gatewayEventsRun(ctx context.Context, o *gatewayEventsOptions) error {
 		return err
 	}
 	if o.JSON {
-		return writeJSON(o.IO.Out, evs)
+		return o.IO.writeJSON(o.IO.Out, evs)
 	}
 	if len(evs) == 0 {
 		return fmt.Errorf("no events for gateway %q; `portico gateway list` shows the gateways there are", o.Name)

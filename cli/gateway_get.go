@@ -52,7 +52,7 @@ func gatewayGetRun(ctx context.Context, o *gatewayGetOptions) error {
 		return err
 	}
 	if o.JSON {
-		return writeJSON(o.IO.Out, struct {
+		return o.IO.writeJSON(o.IO.Out, struct {
 			gatewayJSON
 			Spec any `json:"spec"`
 		}{toJSON(g, o.All, now), g.Spec})

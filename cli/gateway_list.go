@@ -102,7 +102,7 @@ func (o *gatewayListOptions) render(ctx context.Context, svc *gateways.Service, 
 		for _, g := range gws {
 			out = append(out, toJSON(g, o.All, now))
 		}
-		return writeJSON(w, out)
+		return o.IO.writeJSON(w, out)
 	}
 	if len(gws) == 0 && o.IO.IsStdoutTTY() {
 		_, err := fmt.Fprintln(w, "No gateways. Create one with `portico apply -f gateway.yml`.")

@@ -185,9 +185,12 @@ func ago(t, now time.Time) string {
 	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
 }
 
-// writeJSON prints v as indented JSON; the one place every --json goes through.
-func writeJSON(w io.Writer, v any) error {
+// writeJSON prints v as JSON; the one place every --json goes through.
+// It is indented for a person at a terminal and compact for a program.
+func (s *IOStreams) writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+	if s.IsStdoutTTY() {
+		enc.SetIndent("", "  ")
+	}
 	return enc.Encode(v)
 }

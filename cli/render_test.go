@@ -91,6 +91,9 @@ func TestVisibleReplicas(t *testing.T) {
 func TestJSONShape(t *testing.T) {
 	var buf bytes.Buffer
 	out := []gatewayJSON{toJSON(fixtureGateways()[1], false, now)}
-	require.NoError(t, writeJSON(&buf, out))
+	require.NoError(t, (&IOStreams{stdoutTTY: true}).writeJSON(&buf, out), "indented for a person")
+	var compact bytes.Buffer
+	require.NoError(t, (&IOStreams{}).writeJSON(&compact, out))
+	assert.Equal(t, 1, bytes.Count(compact.Bytes(), []byte("\n")), "one line for a program")
 	golden(t, "list.json", buf.Bytes())
 }

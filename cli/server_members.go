@@ -77,7 +77,7 @@ func serverMembersRun(ctx context.Context, f *Factory, asJSON bool) error {
 		}
 	}
 	if asJSON {
-		return writeJSON(f.IO.Out, out)
+		return f.IO.writeJSON(f.IO.Out, out)
 	}
 	if len(out) == 0 {
 		fmt.Fprintln(f.IO.Out, "No servers have registered on this database.")

@@ -50,7 +50,7 @@ func sweepRun(ctx context.Context, o *sweepOptions) error {
 	}
 	rep, err := pipelines.Sweep(ctx, st, reg, pipelines.SweepOptions{Grace: o.Grace, DryRun: o.DryRun})
 	if o.JSON {
-		if jerr := writeJSON(o.F.IO.Out, rep); jerr != nil {
+		if jerr := o.F.IO.writeJSON(o.F.IO.Out, rep); jerr != nil {
 			return jerr
 		}
 		return err

@@ -48,7 +48,9 @@ func (s *Store) GetGateway(ctx context.Context, name string) (*models.Gateway, e
 }
 
 // ListGateways returns every gateway with its replica rows, by name, in two
-// queries whatever the number of gateways.
+// queries whatever the number of gateways. Replica rows carry what listing
+// needs (no backend data, health counters or lease columns); GetGateway
+// returns them whole.
 func (s *Store) ListGateways(ctx context.Context) ([]*models.Gateway, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+gatewayColumns+` FROM gateways g ORDER BY g.name`)
 	if err != nil {
@@ -62,6 +64,7 @@ func (s *Store) ListGateways(ctx context.Context) ([]*models.Gateway, error) {
 			rows.Close()
 			return nil, err
 		}
+		g.Replicas = make([]models.Replica, 0, g.Spec.Replicas)
 		out = append(out, g)
 		byID[g.ID] = g
 	}
@@ -69,23 +72,22 @@ func (s *Store) ListGateways(ctx context.Context) ([]*models.Gateway, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	rrows, err := s.db.QueryContext(ctx, `SELECT `+replicaColumns+` FROM replicas ORDER BY gateway_id, replica_num, attempt`)
+	rrows, err := s.db.QueryContext(ctx, `SELECT `+briefReplicaColumns+` FROM replicas ORDER BY gateway_id, replica_num, attempt`)
 	if err != nil {
 		return nil, err
 	}
-	reps, err := scanReplicas(rrows)
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range reps {
+	defer rrows.Close()
+	for rrows.Next() {
+		r, err := scanBriefReplica(rrows)
+		if err != nil {
+			return nil, err
+		}
 		if g := byID[r.GatewayID]; g != nil {
+			r.GatewayName = g.Name
 			g.Replicas = append(g.Replicas, r)
 		}
 	}
-	for _, g := range out {
-		fillNames(g)
-	}
-	return out, nil
+	return out, rrows.Err()
 }
 
 func fillNames(g *models.Gateway) {

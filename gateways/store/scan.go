@@ -87,3 +87,22 @@ func encodeData(m map[string]string) string {
 }
 
 func timeArg(t interface{ UnixMilli() int64 }) any { return t.UnixMilli() }
+
+// briefReplicaColumns are what listing shows of a replica.
+const briefReplicaColumns = `id, gateway_id, replica_num, attempt, status, status_message, stop_requested,
+	backend, region, zone, instance_id, hostname, running_at, finished_at, created_at`
+
+func scanBriefReplica(row scanner) (models.Replica, error) {
+	var (
+		r                 models.Replica
+		status            string
+		running, finished sql.NullInt64
+		created           int64
+	)
+	err := row.Scan(&r.ID, &r.GatewayID, &r.Num, &r.Attempt, &status, &r.StatusMessage, &r.StopRequested,
+		&r.Backend, &r.Region, &r.Zone, &r.InstanceID, &r.Hostname, &running, &finished, &created)
+	r.Status = models.ReplicaStatus(status)
+	r.RunningAt, r.FinishedAt = nullTime(running), nullTime(finished)
+	r.CreatedAt = fromMillis(created)
+	return r, err
+}
