@@ -103,11 +103,11 @@ func (c *haCluster) start(id string, extra ...string) *haServer {
 		close(s.done)
 	}()
 	t.Cleanup(func() {
-		defer func(st time.Time) { t.Logf("DBG %s stopped in %v code %d", id, time.Since(st), s.code) }(time.Now())
 		_ = s.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-s.done:
 		case <-time.After(15 * time.Second):
+			t.Errorf("server %s did not stop within 15 s of SIGTERM", id)
 			s.kill9()
 		}
 		if b, _ := os.ReadFile(s.log); t.Failed() {

@@ -3,6 +3,7 @@ package pipelines
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,6 +13,10 @@ type leaseSet struct {
 	ttl time.Duration
 	mu  sync.Mutex
 	m   map[int64]*lease
+	// renewing is set while a heartbeat renews these leases (Run). Without
+	// one (Pass, WaitIdle) nothing is renewed, so steps are not fenced
+	// mid-flight for a lease that was never meant to be extended.
+	renewing atomic.Bool
 }
 
 type lease struct {
@@ -91,6 +96,8 @@ func (s *leaseSet) renewed(held map[int64]string, at time.Time, lost []int64) (r
 
 // heartbeat renews held leases every third of the TTL until ctx ends.
 func (e *Engine) heartbeat(ctx context.Context) {
+	e.leases.renewing.Store(true)
+	defer e.leases.renewing.Store(false)
 	t := time.NewTicker(e.cfg.LeaseTTL / 3)
 	defer t.Stop()
 	for {

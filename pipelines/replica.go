@@ -46,11 +46,16 @@ func (e *Engine) step(ctx context.Context, r models.Replica, g store.NamedSpec) 
 		e.release(ctx, &r, 10*time.Second)
 		return
 	}
+	// The steps with cloud side effects run under the lease: a launch the
+	// SDK keeps retrying (throttling) must stop before the lease can pass
+	// to another worker, not only be checked once at its start.
+	leased, stop := e.withLease(ctx, r.ID)
+	defer stop()
 	switch {
 	case r.Status == models.ReplicaTerminating || (r.StopRequested && !r.Status.Finished()):
-		s.terminate(ctx)
+		s.terminate(leased)
 	case r.Status == models.ReplicaPending:
-		s.launch(ctx)
+		s.launch(leased)
 	case r.Status == models.ReplicaProvisioning:
 		s.poll(ctx)
 	case r.Status.Serving():
@@ -60,10 +65,42 @@ func (e *Engine) step(ctx context.Context, r models.Replica, g store.NamedSpec) 
 	}
 }
 
+// withLease returns ctx bound to the lease on replica id: while a heartbeat
+// renews leases, it is cancelled (cause errFenced) as soon as the lease can
+// no longer be shown to be held (leaseSet.valid, a third of the TTL before
+// it could expire), so calls in flight (SDK retries, the next zone) stop in
+// time. Writes are unaffected: save uses its own context.
+func (e *Engine) withLease(ctx context.Context, id int64) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(max(e.cfg.LeaseTTL/30, time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if e.leases.renewing.Load() && !e.leases.valid(id) {
+					cancel(errFenced)
+					return
+				}
+			}
+		}
+	}()
+	return ctx, func() { close(done); cancel(nil) }
+}
+
 // save writes the step's results. Writes use a context that survives the
 // engine's cancellation for a moment, so a result the cloud already
 // produced is not lost to Ctrl-C.
 func (e *Engine) save(ctx context.Context, r *models.Replica, o store.SaveOptions) error {
+	if o.Release {
+		// A release ends the step. Forget the lease first: a renewal already
+		// in flight would otherwise find the row released and report the
+		// lease lost to another worker.
+		e.leases.remove(r.ID, r.LockToken)
+	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	err := e.st.SaveReplica(wctx, r, o)

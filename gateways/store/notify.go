@@ -68,7 +68,14 @@ func (s *Store) listenOnce(ctx context.Context, fn func()) error {
 				if ctx.Err() == nil {
 					return driver.ErrBadConn // discard the broken connection
 				}
-				_, _ = pc.Exec(context.Background(), "UNLISTEN "+wakeChannel)
+				// Bounded: on a connection that stopped answering (a
+				// partition), UNLISTEN would wait forever and hold up the
+				// server's shutdown. If it fails, discard the connection.
+				uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+				defer cancel()
+				if _, err := pc.Exec(uctx, "UNLISTEN "+wakeChannel); err != nil {
+					return driver.ErrBadConn
+				}
 				return nil
 			}
 			fn()
