@@ -62,6 +62,19 @@ func (s *Service) Plan(ctx context.Context, spec models.Spec, force bool) (Plan,
 // The replica rows are recomputed from the rows as they are now, so the
 // result is exactly the approved plan's intent.
 func (s *Service) Apply(ctx context.Context, spec models.Spec, approved Plan) (*models.Gateway, Plan, error) {
+	out, done, err := s.apply(ctx, spec, approved)
+	var exists *store.ExistsError
+	if approved.Action == ActionCreate && errors.As(err, &exists) {
+		// A concurrent apply inserted the gateway after this transaction
+		// looked for it (on PostgreSQL, FOR UPDATE cannot lock a row that
+		// does not exist yet). Look again, so that the loser of the race
+		// learns ErrUnchanged or a *store.ConflictError like on SQLite.
+		out, done, err = s.apply(ctx, spec, approved)
+	}
+	return out, done, err
+}
+
+func (s *Service) apply(ctx context.Context, spec models.Spec, approved Plan) (*models.Gateway, Plan, error) {
 	var done Plan
 	var out *models.Gateway
 	err := s.Store.UpdateGateway(ctx, spec.Name, func(t *store.GatewayTx) error {
@@ -78,6 +91,10 @@ func (s *Service) Apply(ctx context.Context, spec models.Spec, approved Plan) (*
 		case fresh != nil && fresh.Deleting:
 			return &DeletingError{Gateway: spec.Name}
 		case fresh != nil && fresh.Revision != approved.Revision:
+			if reflect.DeepEqual(fresh.Spec, spec) {
+				out = fresh // a concurrent apply already wrote this very spec
+				return ErrUnchanged
+			}
 			return &store.ConflictError{Gateway: spec.Name, Expected: approved.Revision, Actual: fresh.Revision}
 		}
 		done = PlanApply(fresh, spec, approved.Forced, s.policy(Policy{Now: t.Now}))
