@@ -46,6 +46,10 @@ type Capabilities struct {
 	// PollInterval is how long to wait between descriptions of an instance
 	// that is still starting.
 	PollInterval time.Duration
+	// ConsistencyDelay is how long after a launch the provider may still
+	// not list or describe the new instance (EC2's eventual consistency).
+	// Until then "not found" does not mean "gone".
+	ConsistencyDelay time.Duration
 }
 
 // AcceptsRegion reports whether region is one of the backend's regions.

@@ -47,6 +47,8 @@ type Replica struct {
 	// private IP, zones tried) as a JSON object.
 	BackendData     map[string]string `json:"backend_data,omitempty"`
 	LaunchRequested bool              `json:"-"`
+	// LaunchRequestedAt is when the first launch call was about to be made.
+	LaunchRequestedAt *time.Time `json:"-"`
 	// ErrorKind classifies the failure of a failed replica: transient,
 	// capacity or permanent (no retry until a person acts).
 	ErrorKind string `json:"error_kind,omitempty"`

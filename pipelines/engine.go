@@ -126,6 +126,9 @@ func (e *Engine) Wake() {
 func (e *Engine) Run(ctx context.Context) error {
 	install, err := e.st.InstallID(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it started: nothing held, a clean stop
+		}
 		return err
 	}
 	e.install = install

@@ -74,21 +74,33 @@ func (m *Membership) Live() []store.Member {
 
 // Run heartbeats and refreshes ownership every Interval until ctx ends,
 // then deregisters, so that others take over at once.
-func (m *Membership) Run(ctx context.Context) error {
-	key, err := m.Store.ShardKey(ctx)
-	if err != nil {
-		return err
+func (m *Membership) Run(ctx context.Context) (err error) {
+	defer func() {
+		// Deregister however Run ends, even when stopped during start-up,
+		// so nobody follows a server that is gone.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if rerr := m.Store.RemoveMember(dctx, m.Self.ID); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+	if m.key == nil {
+		key, err := m.Store.ShardKey(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped before it started: a clean stop
+			}
+			return err
+		}
+		m.key = key
 	}
-	m.key = key
 	m.Refresh(ctx)
 	t := time.NewTicker(m.Interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			return m.Store.RemoveMember(dctx, m.Self.ID)
+			return nil
 		case <-t.C:
 			m.Refresh(ctx)
 		}

@@ -14,10 +14,6 @@ import (
 	"github.com/portico-dev/portico/models"
 )
 
-// consistencyGrace is how long after a launch a provider may still answer
-// "no such instance" (EC2's eventual consistency) without it meaning "gone".
-const consistencyGrace = time.Minute
-
 // maxTransientLaunchErrors bounds launch retries on throttling and network
 // faults before the attempt fails and the gateway's backoff takes over.
 const maxTransientLaunchErrors = 5
@@ -270,7 +266,7 @@ func (s *replicaStep) poll(ctx context.Context) {
 	switch {
 	case inst.State == backends.StateRunning && inst.Hostname != "":
 		s.running(ctx, "serving at "+inst.Hostname)
-	case inst.State.Gone() && since < consistencyGrace:
+	case inst.State.Gone() && since < s.b.Capabilities().ConsistencyDelay:
 		s.done(ctx, poll)
 	case inst.State.Gone():
 		s.fail(ctx, backends.Transient, "instance "+inst.ID+" disappeared while starting")
@@ -305,6 +301,12 @@ func (s *replicaStep) terminate(ctx context.Context) {
 		events = append(events, s.to(models.ReplicaTerminating, reason))
 	}
 	refs, err := s.instancesToStop(ctx)
+	if errors.Is(err, errNotListedYet) {
+		events = append(events, fmt.Sprintf("replica %d attempt %d: waiting for %s to list what the interrupted launch may have started",
+			s.r.Num, s.r.Attempt, s.r.Backend))
+		s.done(ctx, 5*time.Second, events...)
+		return
+	}
 	for _, ref := range refs {
 		if err != nil {
 			break
@@ -340,9 +342,20 @@ func (s *replicaStep) instancesToStop(ctx context.Context) ([]backends.InstanceR
 	}
 	s.e.cfg.Metrics.BackendCalls.Add(1)
 	found, err := s.b.List(ctx, backends.ListFilter{Install: s.e.install, Token: s.r.Token, Regions: []string{s.r.Region}})
+	if err == nil && len(found) == 0 && s.r.LaunchRequestedAt != nil &&
+		s.e.now().Sub(*s.r.LaunchRequestedAt) < s.b.Capabilities().ConsistencyDelay {
+		// The launch may have created an instance the provider does not
+		// list yet; finishing now would leave it running unrecorded.
+		return nil, errNotListedYet
+	}
 	refs := make([]backends.InstanceRef, 0, len(found))
 	for _, f := range found {
 		refs = append(refs, f.Ref())
+		if s.r.InstanceID == "" {
+			s.adopt(f) // the record names the instance it stops
+		}
 	}
 	return refs, err
 }
+
+var errNotListedYet = errors.New("the provider may not list the instance yet")

@@ -192,6 +192,8 @@ func (b *backend) Capabilities() backends.Capabilities {
 		DefaultRegion:       DefaultRegion,
 		DefaultInstanceType: DefaultInstanceType,
 		PollInterval:        b.cfg.PollInterval,
+		// EC2 lists a new instance within seconds, usually; allow a minute.
+		ConsistencyDelay: time.Minute,
 	}
 }
 

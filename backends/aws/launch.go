@@ -207,17 +207,25 @@ func (b *backend) runInstances(ctx context.Context, r *regionState, in *ec2.RunI
 // instance of that token is this replica's; a dead one cannot be replaced
 // under the same token.
 func (b *backend) adopt(ctx context.Context, r *regionState, token string, tried []string, what string) (backends.Instance, error) {
-	found, err := b.describeFiltered(ctx, r, "", filter("client-token", token), liveStates())
+	found, err := b.describeFiltered(ctx, r, "", filter("client-token", token))
 	if err != nil {
 		return backends.Instance{}, classify(err, "%s: find the instance of client token %s", what, token)
 	}
-	if len(found) > 0 {
-		inst := found[0]
-		inst.Data["zones_tried"] = strings.Join(tried, ",")
-		return inst, nil
+	for _, inst := range found {
+		if !inst.State.Gone() {
+			inst.Data["zones_tried"] = strings.Join(tried, ",")
+			return inst, nil
+		}
 	}
-	return backends.Instance{}, &backends.Error{Kind: backends.Permanent, Code: "IdempotentParameterMismatch", ZonesTried: tried,
-		Message: fmt.Sprintf("%s: client token %s was used earlier with other parameters and its instance is gone; launch a new attempt with a new token", what, token)}
+	if len(found) > 0 {
+		return backends.Instance{}, &backends.Error{Kind: backends.Permanent, Code: "IdempotentParameterMismatch", ZonesTried: tried,
+			Message: fmt.Sprintf("%s: client token %s was used earlier with other parameters and its instance is gone; launch a new attempt with a new token", what, token)}
+	}
+	// EC2 knows the token but does not list its instance yet (eventual
+	// consistency): try again rather than declare it gone and leave it
+	// running unrecorded.
+	return backends.Instance{}, &backends.Error{Kind: backends.Transient, Code: "IdempotentParameterMismatch", ZonesTried: tried,
+		Message: fmt.Sprintf("%s: client token %s was used earlier with other parameters and its instance is not visible yet; retrying", what, token)}
 }
 
 // findByToken looks for a live instance tagged with the replica's token,

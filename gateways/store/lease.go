@@ -129,11 +129,12 @@ func (s *Store) SaveReplica(ctx context.Context, r *models.Replica, o SaveOption
 	}
 	q := `UPDATE replicas SET status = ?, status_message = ?, final_status = ?, error_kind = ?, zone = ?, instance_id = ?,
 		hostname = ?, backend_data = ?, launch_requested = ?,
+		launch_requested_at = CASE WHEN launch_requested_at IS NULL AND CAST(? AS BOOLEAN) THEN {now} ELSE launch_requested_at END,
 		launched_at = CASE WHEN ? <> '' AND launched_at IS NULL THEN {now} ELSE launched_at END,
 		health_failures = ?, unhealthy_since = ?, running_at = ?, finished_at = ?, updated_at = {now}` + lease + `
 		WHERE id = ? AND lock_token = ?`
 	args := []any{string(r.Status), r.StatusMessage, string(r.FinalStatus), r.ErrorKind, r.Zone, r.InstanceID,
-		r.Hostname, encodeData(r.BackendData), r.LaunchRequested, r.InstanceID,
+		r.Hostname, encodeData(r.BackendData), r.LaunchRequested, r.LaunchRequested, r.InstanceID,
 		r.HealthFailures, optMillis(r.UnhealthySince), optMillis(r.RunningAt), optMillis(r.FinishedAt)}
 	if o.Release {
 		args = append(args, o.ProcessIn.Milliseconds())

@@ -35,23 +35,25 @@ func scanGateway(row scanner) (*models.Gateway, error) {
 const replicaColumns = `id, gateway_id, replica_num, attempt, token, status, status_message, final_status,
 	error_kind, stop_requested, backend, region, zone, zone_index, instance_id, hostname, backend_data,
 	launch_requested, launched_at, health_failures, unhealthy_since, running_at, finished_at,
-	created_at, updated_at, lock_token, lock_owner`
+	created_at, updated_at, lock_token, lock_owner, launch_requested_at`
 
 func scanReplica(row scanner) (models.Replica, error) {
 	var (
 		r                                      models.Replica
 		status, final, data                    string
 		launched, unhealthy, running, finished sql.NullInt64
+		requested                              sql.NullInt64
 		created, updated                       int64
 		lockToken, lockOwner                   sql.NullString
 	)
 	err := row.Scan(&r.ID, &r.GatewayID, &r.Num, &r.Attempt, &r.Token, &status, &r.StatusMessage, &final,
 		&r.ErrorKind, &r.StopRequested, &r.Backend, &r.Region, &r.Zone, &r.ZoneIndex, &r.InstanceID, &r.Hostname, &data,
 		&r.LaunchRequested, &launched, &r.HealthFailures, &unhealthy, &running, &finished,
-		&created, &updated, &lockToken, &lockOwner)
+		&created, &updated, &lockToken, &lockOwner, &requested)
 	if err != nil {
 		return r, err
 	}
+	r.LaunchRequestedAt = nullTime(requested)
 	r.Status, r.FinalStatus = models.ReplicaStatus(status), models.ReplicaStatus(final)
 	if data != "" && data != "{}" {
 		if err := json.Unmarshal([]byte(data), &r.BackendData); err != nil {

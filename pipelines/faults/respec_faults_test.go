@@ -2,7 +2,6 @@ package faults_test
 
 import (
 	"context"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -93,9 +92,6 @@ func TestTokenReusedWithChangedSpec(t *testing.T) {
 // PORTICO_FAULTS_KNOWN_BUGS=1.
 func TestTokenReusedWithChangedSpecInvisibleInstance(t *testing.T) {
 	t.Parallel()
-	if os.Getenv("PORTICO_FAULTS_KNOWN_BUGS") == "" {
-		t.Skip("known bug (aws adopt() treats an invisible instance as gone); set PORTICO_FAULTS_KNOWN_BUGS=1 to run")
-	}
 	storetest.Each(t, func(t *testing.T, dsn string, st *store.Store) {
 		w := newWorld(t, dsn, st, awstest.Options{LaunchLatency: 300 * time.Millisecond, ConsistencyDelay: 3 * time.Second})
 		_, oldToken := w.crashThenEditInstanceType(crashPoints[0])
