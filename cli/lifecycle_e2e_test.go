@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"encoding/json"
 	"os/exec"
 	"slices"
 	"strings"
@@ -57,7 +58,11 @@ func (e *e2e) startServer(args ...string) *exec.Cmd {
 	})
 	require.Eventually(e.t, func() bool {
 		r := e.run("server", "members", "--json")
-		return r.code == 0 && strings.Contains(r.stdout, `"live": true`)
+		var members []struct{ Live bool }
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &members) != nil {
+			return false
+		}
+		return len(members) == 1 && members[0].Live
 	}, 10*time.Second, 50*time.Millisecond, "the server registers")
 	return cmd
 }
