@@ -80,13 +80,9 @@ func newDeleteCmd(f *Factory, run func(context.Context, *deleteOptions) error) *
 
 func deleteRun(ctx context.Context, o *deleteOptions) error {
 	f := o.F
-	svc, err := f.Service(ctx)
+	svc, g, err := loadGateway(ctx, f.Service, o.Name)
 	if err != nil {
 		return err
-	}
-	g, err := svc.Get(ctx, o.Name)
-	if err != nil {
-		return notFoundHint(err, o.Name)
 	}
 	live := 0
 	for _, r := range g.Replicas {

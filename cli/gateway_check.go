@@ -50,13 +50,9 @@ Exits 0 when every replica runs and its last probe passed, 1 otherwise.`,
 
 func gatewayCheckRun(ctx context.Context, o *gatewayCheckOptions) error {
 	f := o.F
-	svc, err := f.Service(ctx)
+	svc, g, err := loadGateway(ctx, f.Service, o.Name)
 	if err != nil {
 		return err
-	}
-	g, err := svc.Get(ctx, o.Name)
-	if err != nil {
-		return notFoundHint(err, o.Name)
 	}
 	reg, err := f.Backends()
 	if err != nil {

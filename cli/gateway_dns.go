@@ -51,13 +51,9 @@ clients over the replicas. Re-run it after scaling or replacement.`,
 }
 
 func gatewayDNSRun(ctx context.Context, o *gatewayDNSOptions) error {
-	svc, err := o.Service(ctx)
+	_, g, err := loadGateway(ctx, o.Service, o.Name)
 	if err != nil {
 		return err
-	}
-	g, err := svc.Get(ctx, o.Name)
-	if err != nil {
-		return notFoundHint(err, o.Name)
 	}
 	if g.Spec.Domain == "" {
 		return fmt.Errorf("gateway %q has no domain; add `domain:` to its spec and apply", g.Name)

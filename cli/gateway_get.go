@@ -9,6 +9,7 @@ import (
 
 	"github.com/portico-dev/portico/gateways"
 	"github.com/portico-dev/portico/gateways/store"
+	"github.com/portico-dev/portico/models"
 )
 
 type gatewayGetOptions struct {
@@ -39,13 +40,9 @@ func newGatewayGetCmd(f *Factory, run func(context.Context, *gatewayGetOptions) 
 }
 
 func gatewayGetRun(ctx context.Context, o *gatewayGetOptions) error {
-	svc, err := o.Service(ctx)
+	svc, g, err := loadGateway(ctx, o.Service, o.Name)
 	if err != nil {
 		return err
-	}
-	g, err := svc.Get(ctx, o.Name)
-	if err != nil {
-		return notFoundHint(err, o.Name)
 	}
 	now, err := svc.Store.Now(ctx)
 	if err != nil {
@@ -72,6 +69,20 @@ func gatewayGetRun(ctx context.Context, o *gatewayGetOptions) error {
 	fmt.Fprintf(w, "Revision:   %d\n", g.Revision)
 	fmt.Fprintf(w, "Created:    %s (%s)\n\n", g.CreatedAt.Format("2006-01-02 15:04:05 MST"), ago(g.CreatedAt, now))
 	return writeTree(w, treeOf(g), treeOptions{TTY: o.IO.IsStdoutTTY(), Color: o.IO.Color(), Verbose: true, All: o.All, Now: now})
+}
+
+// loadGateway opens the service and reads one gateway, with a helpful
+// error when there is no such gateway.
+func loadGateway(ctx context.Context, service func(context.Context) (*gateways.Service, error), name string) (*gateways.Service, *models.Gateway, error) {
+	svc, err := service(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := svc.Get(ctx, name)
+	if err != nil {
+		return nil, nil, notFoundHint(err, name)
+	}
+	return svc, g, nil
 }
 
 // notFoundHint turns a missing gateway into an error that says what exists.

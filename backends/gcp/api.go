@@ -119,17 +119,7 @@ func (a *restAPI) ListInstances(ctx context.Context, filter string) ([]*computep
 		it := a.instances.AggregatedList(ctx, &computepb.AggregatedListInstancesRequest{
 			Project: a.project, Filter: proto.String(filter),
 		}, noRetry)
-		var out []*computepb.Instance
-		for {
-			pair, err := it.Next()
-			if errors.Is(err, iterator.Done) {
-				return out, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, pair.Value.GetInstances()...)
-		}
+		return collect(it.Next, func(p compute.InstancesScopedListPair) []*computepb.Instance { return p.Value.GetInstances() })
 	})
 }
 
@@ -142,34 +132,14 @@ func (a *restAPI) ListOperations(ctx context.Context, filter string) ([]*compute
 		it := a.globalOps.AggregatedList(ctx, &computepb.AggregatedListGlobalOperationsRequest{
 			Project: a.project, Filter: proto.String(filter),
 		}, noRetry)
-		var out []*computepb.Operation
-		for {
-			pair, err := it.Next()
-			if errors.Is(err, iterator.Done) {
-				return out, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, pair.Value.GetOperations()...)
-		}
+		return collect(it.Next, func(p compute.OperationsScopedListPair) []*computepb.Operation { return p.Value.GetOperations() })
 	})
 }
 
 func (a *restAPI) ListZones(ctx context.Context, filter string) ([]*computepb.Zone, error) {
 	return drain(ctx, func() ([]*computepb.Zone, error) {
 		it := a.zones.List(ctx, &computepb.ListZonesRequest{Project: a.project, Filter: proto.String(filter)}, noRetry)
-		var out []*computepb.Zone
-		for {
-			z, err := it.Next()
-			if errors.Is(err, iterator.Done) {
-				return out, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, z)
-		}
+		return collect(it.Next, func(z *computepb.Zone) []*computepb.Zone { return []*computepb.Zone{z} })
 	})
 }
 
@@ -189,6 +159,21 @@ func (a *restAPI) InsertFirewall(ctx context.Context, fw *computepb.Firewall, re
 
 func (a *restAPI) WaitGlobalOperation(ctx context.Context, name string) (*computepb.Operation, error) {
 	return a.globalOps.Wait(ctx, &computepb.WaitGlobalOperationRequest{Project: a.project, Operation: name}, noRetry)
+}
+
+// collect reads an iterator to its end, gathering the values of each item.
+func collect[P, T any](next func() (P, error), values func(P) []T) ([]T, error) {
+	var out []T
+	for {
+		p, err := next()
+		if errors.Is(err, iterator.Done) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, values(p)...)
+	}
 }
 
 // drain runs a paged listing so that the caller can stop waiting when ctx
