@@ -15,6 +15,10 @@ import (
 	"github.com/portico-dev/portico/pipelines"
 )
 
+// followDBGrace is how long following tolerates a database that does not
+// answer (a restart, a failover) before giving up.
+const followDBGrace = 30 * time.Second
+
 // followOptions say what to wait for.
 type followOptions struct {
 	Gateway string
@@ -52,15 +56,28 @@ func (f *Factory) follow(ctx context.Context, svc *gateways.Service, o followOpt
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	var g *models.Gateway
+	var failingSince time.Time
 	for {
-		g, err = svc.Get(waitCtx, o.Gateway)
+		fresh, err := svc.Get(waitCtx, o.Gateway)
 		switch {
 		case errors.Is(err, store.ErrNotFound) && o.Deleting:
 			prog.Done()
 			return nil
+		case errors.Is(err, store.ErrNotFound):
+			return fmt.Errorf("gateway %q was deleted while this command waited for it", o.Gateway)
 		case err != nil && waitCtx.Err() == nil:
-			return err
+			// The database may be restarting: the desired state is written,
+			// so keep following for a while rather than fail on one error.
+			if failingSince.IsZero() {
+				failingSince = time.Now()
+				f.Logger.Warn("database unavailable; still following", "err", err)
+			}
+			if time.Since(failingSince) > followDBGrace {
+				prog.Done()
+				return fmt.Errorf("lost the database while following gateway %q (the desired state is saved; run the command again): %w", o.Gateway, err)
+			}
 		case err == nil:
+			g, failingSince = fresh, time.Time{}
 			prog.Update(g, visibleReplicas(g, false, time.Now()))
 			if !o.Deleting && converged(g) {
 				return nil
