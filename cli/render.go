@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -26,17 +27,33 @@ func visibleReplicas(g *models.Gateway, all bool, now time.Time) []models.Replic
 	if all {
 		return g.Replicas
 	}
-	newest := map[int]int{}
+	// Rows come sorted by replica number, then attempt: the newest wanted
+	// attempt of a number is the last one not stop-requested in its run.
+	newest := make([]int, 0, 8) // parallel to nums
+	nums := make([]int, 0, 8)
 	for _, r := range g.Replicas {
-		if !r.StopRequested && r.Attempt > newest[r.Num] {
-			newest[r.Num] = r.Attempt
+		if r.StopRequested {
+			continue
 		}
+		if n := len(nums); n > 0 && nums[n-1] == r.Num {
+			newest[n-1] = max(newest[n-1], r.Attempt)
+			continue
+		}
+		nums, newest = append(nums, r.Num), append(newest, r.Attempt)
 	}
-	var out []models.Replica
+	isNewest := func(r models.Replica) bool {
+		for i, n := range nums {
+			if n == r.Num {
+				return newest[i] == r.Attempt
+			}
+		}
+		return false
+	}
+	out := make([]models.Replica, 0, len(g.Replicas))
 	for _, r := range g.Replicas {
 		switch {
 		case !r.Status.Finished(),
-			!r.StopRequested && r.Attempt == newest[r.Num],
+			!r.StopRequested && isNewest(r),
 			r.FinishedAt != nil && now.Sub(*r.FinishedAt) < recentlyEnded:
 			out = append(out, r)
 		}
@@ -66,12 +83,17 @@ func writeTree(w io.Writer, gws []*models.Gateway, o treeOptions) error {
 		}
 	}
 	if !o.TTY {
+		bw := bufio.NewWriterSize(w, 64<<10) // one write per 64 KiB, not per line
 		for _, r := range rows {
-			if _, err := fmt.Fprintln(w, strings.Join(r, "\t")); err != nil {
-				return err
+			for i, f := range r {
+				if i > 0 {
+					bw.WriteByte('\t')
+				}
+				bw.WriteString(f)
 			}
+			bw.WriteByte('\n')
 		}
-		return nil
+		return bw.Flush()
 	}
 	header := []string{"NAME", "BACKEND", "REGION", "HOSTNAME", "STATUS"}
 	if o.Verbose {
@@ -149,14 +171,15 @@ func writeTable(w io.Writer, header []string, rows [][]string) error {
 	if err := t.Render(); err != nil {
 		return err
 	}
+	var out strings.Builder
 	for line := range strings.Lines(buf.String()) {
 		line = strings.TrimRight(line, " \n")
 		line = strings.TrimSuffix(line, "\x1b[0m") // the renderer's trailing reset after padding
-		if _, err := fmt.Fprintln(w, strings.TrimRight(line, " ")); err != nil {
-			return err
-		}
+		out.WriteString(strings.TrimRight(line, " "))
+		out.WriteByte('\n')
 	}
-	return nil
+	_, err := io.WriteString(w, out.String())
+	return err
 }
 
 var statusColors = map[string]string{

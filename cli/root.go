@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -84,6 +85,11 @@ fail. Describe a gateway in gateway.yml, then:
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			f.ran = true
+			if !longRunning(cmd) {
+				// A command lives for milliseconds: collecting garbage four
+				// times less often is faster, and the memory is freed at exit.
+				debug.SetGCPercent(400)
+			}
 			f.Logger = newLogger(f)
 			slog.SetDefault(f.Logger)
 			return nil
@@ -125,6 +131,20 @@ func wrapArgs(c *cobra.Command) {
 	for _, sub := range c.Commands() {
 		wrapArgs(sub)
 	}
+}
+
+// longRunning reports whether cmd runs for days (a server, an agent), and
+// so keeps Go's default garbage collection.
+func longRunning(cmd *cobra.Command) bool {
+	for c := cmd; c != nil; c = c.Parent() {
+		if c.Name() == "server" && c.Parent() != nil && c.Parent().Parent() == nil {
+			return cmd.Name() == "server"
+		}
+		if c.Name() == "agent" {
+			return true
+		}
+	}
+	return false
 }
 
 func newLogger(f *Factory) *slog.Logger {
