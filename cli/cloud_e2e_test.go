@@ -14,6 +14,7 @@ import (
 
 	"github.com/portico-dev/portico/backends/awstest"
 	"github.com/portico-dev/portico/backends/gcptest"
+	"github.com/portico-dev/portico/internal/testsupport"
 )
 
 // The cloud end-to-end tests run the real binary with the real AWS and
@@ -27,9 +28,7 @@ func withAWS(t *testing.T, e *e2e, opts awstest.Options) *awstest.Server {
 	}
 	fake := awstest.NewServer(opts)
 	t.Cleanup(fake.Close)
-	e.env = append(e.env, "AWS_ENDPOINT_URL_EC2="+fake.URL(), "AWS_ACCESS_KEY_ID=fake", "AWS_SECRET_ACCESS_KEY=fake",
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-		"AWS_REGION=", "AWS_PROFILE=")
+	e.env = append(append(e.env, testsupport.AWSEnv(fake.URL())...), "AWS_REGION=", "AWS_PROFILE=")
 	return fake
 }
 

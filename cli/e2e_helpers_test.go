@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -12,43 +11,19 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/portico-dev/portico/internal/testsupport"
 )
 
 // The end-to-end tests build the real binary and drive it as a user would,
 // against a temporary PORTICO_HOME, with real agent processes.
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-func portico(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test; skipped with -short")
-	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "portico-e2e-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "portico")
-		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/portico").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, buildErr)
-	return binPath
-}
+func TestMain(m *testing.M) { os.Exit(testsupport.Run(m)) }
 
 // e2e is one user's machine: a PORTICO_HOME and the environment.
 type e2e struct {
@@ -59,7 +34,7 @@ type e2e struct {
 }
 
 func newE2E(t *testing.T) *e2e {
-	e := &e2e{t: t, bin: portico(t), home: t.TempDir()}
+	e := &e2e{t: t, bin: testsupport.Binary(t), home: t.TempDir()}
 	e.env = append(os.Environ(), "PORTICO_HOME="+e.home, "PORTICO_DB=", "PORTICO_CONFIG=", "NO_COLOR=", "CI=")
 	t.Cleanup(e.killAgents)
 	return e

@@ -15,6 +15,7 @@ import (
 	"github.com/portico-dev/portico/backends"
 	"github.com/portico-dev/portico/gateways"
 	"github.com/portico-dev/portico/gateways/store"
+	"github.com/portico-dev/portico/internal/testsupport"
 	"github.com/portico-dev/portico/models"
 )
 
@@ -32,14 +33,14 @@ type env struct {
 	svc  *gateways.Service
 	reg  *backends.Registry
 	fake *fakeBackend
-	logs *syncBuffer
+	logs *testsupport.SyncBuffer
 }
 
 func newEnv(t *testing.T, st *store.Store) *env {
 	f := newFake(t)
 	reg := backends.NewRegistry()
 	reg.Register("fake", func(context.Context) (backends.Backend, error) { return f, nil })
-	return &env{t: t, st: st, svc: gateways.NewService(st), reg: reg, fake: f, logs: &syncBuffer{}}
+	return &env{t: t, st: st, svc: gateways.NewService(st), reg: reg, fake: f, logs: &testsupport.SyncBuffer{}}
 }
 
 // spec is a gateway on the fake backend with fast health checks.
@@ -190,22 +191,4 @@ func events(t *testing.T, st *store.Store, name string) []models.Event {
 	evs, err := st.Events(bg, name, 0)
 	require.NoError(t, err)
 	return evs
-}
-
-// syncBuffer collects an engine's log lines for assertions.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

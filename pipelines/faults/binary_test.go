@@ -8,50 +8,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/portico-dev/portico/internal/testsupport"
 )
 
 // The CLI scenarios build the real binary once and drive it as a user
 // would: its own PORTICO_HOME, a config file, the AWS SDK's standard chain
 // pointed at the in-process fake through AWS_ENDPOINT_URL_EC2.
-
-var (
-	buildOnce sync.Once
-	binDir    string
-	binPath   string
-	buildErr  error
-)
-
-func portico(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("drives the portico binary; skipped with -short")
-	}
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "portico-faults-bin")
-		if buildErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "portico")
-		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/portico").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, buildErr)
-	return binPath
-}
-
-func cleanupBinary() {
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
-}
 
 // cli is one user's machine, sharing the world's database and fake cloud.
 type cli struct {
@@ -64,7 +32,7 @@ type cli struct {
 // cli returns a machine whose config says extra (YAML under the aws
 // poll_interval default), using the world's database.
 func (w *world) cli(extraConfig string) *cli {
-	c := &cli{w: w, bin: portico(w.t), home: w.t.TempDir()}
+	c := &cli{w: w, bin: testsupport.Binary(w.t), home: w.t.TempDir()}
 	cfg := filepath.Join(c.home, "config.yml")
 	require.NoError(w.t, os.WriteFile(cfg, []byte("aws:\n  poll_interval: 100ms\n"+extraConfig), 0o600))
 	for _, kv := range os.Environ() {
@@ -75,9 +43,8 @@ func (w *world) cli(extraConfig string) *cli {
 		}
 		c.env = append(c.env, kv)
 	}
-	c.env = append(c.env, "PORTICO_HOME="+c.home, "PORTICO_CONFIG="+cfg, "PORTICO_DB="+w.dsn, "NO_COLOR=1", "CI=1",
-		"AWS_ENDPOINT_URL_EC2="+w.fake.URL(), "AWS_ACCESS_KEY_ID=fake", "AWS_SECRET_ACCESS_KEY=fake",
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE="+os.DevNull, "AWS_SHARED_CREDENTIALS_FILE="+os.DevNull)
+	c.env = append(c.env, "PORTICO_HOME="+c.home, "PORTICO_CONFIG="+cfg, "PORTICO_DB="+w.dsn, "NO_COLOR=1", "CI=1")
+	c.env = append(c.env, testsupport.AWSEnv(w.fake.URL())...)
 	return c
 }
 
@@ -104,7 +71,7 @@ func (c *cli) run(args ...string) result {
 type proc struct {
 	t        *testing.T
 	cmd      *exec.Cmd
-	out, err *syncBuffer
+	out, err *testsupport.SyncBuffer
 	done     chan struct{}
 	waitErr  error
 }
@@ -114,7 +81,7 @@ func (c *cli) start(args ...string) *proc {
 	cmd := exec.Command(c.bin, args...)
 	cmd.Env = c.env
 	cmd.Dir = c.home
-	p := &proc{t: c.w.t, cmd: cmd, out: &syncBuffer{}, err: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{t: c.w.t, cmd: cmd, out: &testsupport.SyncBuffer{}, err: &testsupport.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.err
 	require.NoError(c.w.t, cmd.Start())
 	go func() { p.waitErr = cmd.Wait(); close(p.done) }()

@@ -20,6 +20,7 @@ import (
 	"github.com/portico-dev/portico/backends/awstest"
 	"github.com/portico-dev/portico/gateways"
 	"github.com/portico-dev/portico/gateways/store"
+	"github.com/portico-dev/portico/internal/testsupport"
 	"github.com/portico-dev/portico/models"
 	"github.com/portico-dev/portico/pipelines"
 )
@@ -40,9 +41,7 @@ func TestMain(m *testing.M) {
 	// The sweeper and the AWS backend log through the default logger;
 	// engines log into each world's buffer, shown when a scenario fails.
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	code := m.Run()
-	cleanupBinary()
-	os.Exit(code)
+	os.Exit(testsupport.Run(m))
 }
 
 var bg = context.Background()
@@ -70,7 +69,7 @@ type world struct {
 	st   *store.Store
 	svc  *gateways.Service
 	fake *awstest.Server
-	logs *syncBuffer
+	logs *testsupport.SyncBuffer
 	// health says engines probe replicas, so leases come and go even when
 	// nothing changes: I4 is then checked once the engines stopped.
 	health bool
@@ -93,7 +92,7 @@ func newWorld(t *testing.T, dsn string, st *store.Store, opts awstest.Options) *
 	t.Cleanup(fake.Close)
 	svc := gateways.NewService(st)
 	svc.Policy = fastPolicy
-	return &world{t: t, dsn: dsn, st: st, svc: svc, fake: fake, logs: &syncBuffer{}}
+	return &world{t: t, dsn: dsn, st: st, svc: svc, fake: fake, logs: &testsupport.SyncBuffer{}}
 }
 
 // registry is what a freshly started process has: its own AWS backend

@@ -1,7 +1,6 @@
 package faults_test
 
 import (
-	"bytes"
 	"sync"
 
 	"github.com/portico-dev/portico/backends"
@@ -134,22 +133,4 @@ func (g *gate) isOpen() bool {
 	default:
 		return false
 	}
-}
-
-// syncBuffer collects engine logs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
