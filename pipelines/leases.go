@@ -23,6 +23,9 @@ type lease struct {
 	token   string
 	renewed time.Time // local monotonic time the database last confirmed it
 	lost    bool
+	// cancel ends the context of the step's cloud calls when the lease can
+	// no longer be shown to be held.
+	cancel context.CancelCauseFunc
 }
 
 func newLeaseSet(ttl time.Duration) *leaseSet {
@@ -44,6 +47,33 @@ func (s *leaseSet) remove(id int64, token string) {
 	defer s.mu.Unlock()
 	if l, ok := s.m[id]; ok && l.token == token {
 		delete(s.m, id)
+	}
+}
+
+// bind ties a step's cloud-call context to the lease on id.
+func (s *leaseSet) bind(id int64, cancel context.CancelCauseFunc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l, ok := s.m[id]; ok {
+		l.cancel = cancel
+	}
+}
+
+// fence cancels, with cause errFenced, the cloud calls of every step whose
+// lease can no longer be shown to be held. It only acts while a heartbeat
+// renews leases: without one (Pass, WaitIdle) nothing is ever renewed, so
+// nothing is fenced mid-flight.
+func (s *leaseSet) fence() {
+	if !s.renewing.Load() {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.m {
+		if l.cancel != nil && (l.lost || time.Since(l.renewed) >= s.ttl-s.ttl/3) {
+			l.cancel(errFenced)
+			l.cancel = nil
+		}
 	}
 }
 
@@ -94,10 +124,24 @@ func (s *leaseSet) renewed(held map[int64]string, at time.Time, lost []int64) (r
 	return really
 }
 
-// heartbeat renews held leases every third of the TTL until ctx ends.
+// heartbeat renews held leases every third of the TTL until ctx ends. A
+// separate loop fences steps every thirtieth of the TTL, so that a renewal
+// blocked on an unreachable database cannot delay fencing.
 func (e *Engine) heartbeat(ctx context.Context) {
 	e.leases.renewing.Store(true)
 	defer e.leases.renewing.Store(false)
+	go func() {
+		t := time.NewTicker(max(e.cfg.LeaseTTL/30, time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				e.leases.fence()
+			}
+		}
+	}()
 	t := time.NewTicker(e.cfg.LeaseTTL / 3)
 	defer t.Stop()
 	for {

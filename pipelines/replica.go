@@ -62,29 +62,14 @@ func (e *Engine) step(ctx context.Context, r models.Replica, g store.NamedSpec) 
 }
 
 // withLease returns ctx bound to the lease on replica id: while a heartbeat
-// renews leases, it is cancelled (cause errFenced) as soon as the lease can
-// no longer be shown to be held (leaseSet.valid, a third of the TTL before
-// it could expire), so calls in flight (SDK retries, the next zone) stop in
-// time. Writes are unaffected: save uses its own context.
+// renews leases, the engine's fencing loop cancels it (cause errFenced) as
+// soon as the lease can no longer be shown to be held (a third of the TTL
+// before it could expire), so calls in flight (SDK retries, the next zone)
+// stop in time. Writes are unaffected: save uses its own context.
 func (e *Engine) withLease(ctx context.Context, id int64) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(max(e.cfg.LeaseTTL/30, time.Millisecond))
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if e.leases.renewing.Load() && !e.leases.valid(id) {
-					cancel(errFenced)
-					return
-				}
-			}
-		}
-	}()
-	return ctx, func() { close(done); cancel(nil) }
+	e.leases.bind(id, cancel)
+	return ctx, func() { cancel(nil) }
 }
 
 // save writes the step's results. Writes use a context that survives the
