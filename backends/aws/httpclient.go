@@ -22,6 +22,11 @@ import (
 // small forms, so copying them is cheap.
 type detachedBody struct{ next ec2.HTTPClient }
 
+// DetachedBodyClient wraps an SDK HTTP client with the body copy above;
+// anything that builds its own EC2 client against a nearby endpoint (the
+// fake's own tests) should use it.
+func DetachedBodyClient(next ec2.HTTPClient) ec2.HTTPClient { return detachedBody{next: next} }
+
 func (c detachedBody) Do(req *http.Request) (*http.Response, error) {
 	if req.Body == nil || req.Body == http.NoBody {
 		return c.next.Do(req)

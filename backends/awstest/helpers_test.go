@@ -1,13 +1,13 @@
 package awstest
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"testing"
 	"time"
+
+	awsbackend "github.com/portico-dev/portico/backends/aws"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -31,30 +31,8 @@ func newServer(t *testing.T, opts Options) *Server {
 // that every fault is seen as it is.
 func client(s *Server, region string) *ec2.Client {
 	return ec2.New(ec2.Options{Region: region, BaseEndpoint: aws.String(s.URL()), RetryMaxAttempts: 1,
-		HTTPClient:  detachedBody{&http.Client{}},
+		HTTPClient:  awsbackend.DetachedBodyClient(&http.Client{}),
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "not-a-secret", "")})
-}
-
-// detachedBody gives net/http its own copy of the request body. Without
-// it, smithy-go's early close of the body races net/http's final body read
-// and the connection is closed under the response ("use of closed network
-// connection", aws/aws-sdk-go-v2#2737), which on loopback hits one call in
-// a few dozen; without retries, tests would flake. The aws backend has the
-// same fix.
-type detachedBody struct{ next ec2.HTTPClient }
-
-func (c detachedBody) Do(req *http.Request) (*http.Response, error) {
-	if req.Body == nil || req.Body == http.NoBody {
-		return c.next.Do(req)
-	}
-	b, err := io.ReadAll(req.Body)
-	_ = req.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	own := req.Clone(req.Context())
-	own.Body = io.NopCloser(bytes.NewReader(b))
-	return c.next.Do(own)
 }
 
 func ctx(t *testing.T) context.Context {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/portico-dev/portico/gateways/store"
@@ -33,19 +31,18 @@ func seed(ctx context.Context, st *store.Store, sp seedSpec) error {
 	if err != nil {
 		return err
 	}
-	pg := st.Dialect() == "postgres"
 	tx, err := st.DB().BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
-	gq, err := tx.PrepareContext(ctx, rebind(pg, `INSERT INTO gateways (name, backend, spec, desired_replicas, status, revision,
+	gq, err := tx.PrepareContext(ctx, st.Rebind(`INSERT INTO gateways (name, backend, spec, desired_replicas, status, revision,
 		created_at, updated_at, process_after, last_processed_at) VALUES (?, ?, ?, ?, 'running', 1, ?, ?, ?, ?) RETURNING id`))
 	if err != nil {
 		return err
 	}
 	defer gq.Close()
-	rq, err := tx.PrepareContext(ctx, rebind(pg, `INSERT INTO replicas (gateway_id, replica_num, attempt, token, status,
+	rq, err := tx.PrepareContext(ctx, st.Rebind(`INSERT INTO replicas (gateway_id, replica_num, attempt, token, status,
 		status_message, backend, region, zone, zone_index, instance_id, hostname, backend_data, launch_requested,
 		launched_at, running_at, created_at, updated_at, process_after, last_processed_at)
 		VALUES (?, ?, 1, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, TRUE, ?, ?, ?, ?, ?, ?)`))
@@ -76,27 +73,9 @@ func seed(ctx context.Context, st *store.Store, sp seedSpec) error {
 			}
 		}
 	}
-	if _, err := tx.ExecContext(ctx, rebind(pg, `INSERT INTO known_regions (backend, region) VALUES (?, ?) ON CONFLICT DO NOTHING`),
+	if _, err := tx.ExecContext(ctx, st.Rebind(`INSERT INTO known_regions (backend, region) VALUES (?, ?) ON CONFLICT DO NOTHING`),
 		sp.Backend, sp.Region); err != nil {
 		return err
 	}
 	return tx.Commit()
-}
-
-// rebind turns ? placeholders into PostgreSQL's $1, $2, ...
-func rebind(pg bool, q string) string {
-	if !pg {
-		return q
-	}
-	var b strings.Builder
-	n := 0
-	for _, c := range q {
-		if c == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }

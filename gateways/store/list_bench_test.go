@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -53,7 +51,6 @@ func seedRunning(b *testing.B, st *store.Store, gateways, replicas int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	pg := st.Dialect() == "postgres"
 	tx, err := st.DB().BeginTx(ctx, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -65,7 +62,7 @@ func seedRunning(b *testing.B, st *store.Store, gateways, replicas int) {
 			Domain: fmt.Sprintf("gw%d.example.com", g), Replicas: replicas, Tags: map[string]string{"team": "bench"}}
 		raw, _ := json.Marshal(spec)
 		var id int64
-		err := tx.QueryRowContext(ctx, bind(pg, `INSERT INTO gateways (name, backend, spec, desired_replicas, status, created_at, updated_at)
+		err := tx.QueryRowContext(ctx, st.Rebind(`INSERT INTO gateways (name, backend, spec, desired_replicas, status, created_at, updated_at)
 			VALUES (?, 'aws', ?, ?, 'running', ?, ?) RETURNING id`), spec.Name, string(raw), replicas, now, now).Scan(&id)
 		if err != nil {
 			b.Fatal(err)
@@ -73,7 +70,7 @@ func seedRunning(b *testing.B, st *store.Store, gateways, replicas int) {
 		for r := range replicas {
 			n := g*replicas + r
 			host := fmt.Sprintf("198.51.%d.%d", (n/250)%256, 1+n%250)
-			_, err := tx.ExecContext(ctx, bind(pg, `INSERT INTO replicas (gateway_id, replica_num, attempt, token, status, status_message,
+			_, err := tx.ExecContext(ctx, st.Rebind(`INSERT INTO replicas (gateway_id, replica_num, attempt, token, status, status_message,
 				backend, region, zone, instance_id, hostname, launch_requested, launched_at, running_at, created_at, updated_at)
 				VALUES (?, ?, 1, ?, 'running', ?, 'aws', 'eu-west-1', ?, ?, ?, TRUE, ?, ?, ?, ?)`),
 				id, r, store.Token(install, id, r, 1), "serving at "+host, fmt.Sprintf("eu-west-1%c", 'a'+r%3),
@@ -86,22 +83,4 @@ func seedRunning(b *testing.B, st *store.Store, gateways, replicas int) {
 	if err := tx.Commit(); err != nil {
 		b.Fatal(err)
 	}
-}
-
-// bind turns ? placeholders into PostgreSQL's $1, $2, ...
-func bind(pg bool, q string) string {
-	if !pg {
-		return q
-	}
-	var sb strings.Builder
-	n := 0
-	for _, c := range q {
-		if c == '?' {
-			n++
-			sb.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		sb.WriteRune(c)
-	}
-	return sb.String()
 }

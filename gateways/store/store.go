@@ -186,6 +186,10 @@ func (s *Store) DSN() string { return Redact(s.dsn) }
 // DB exposes the handle for tests and benchmarks that seed data in bulk.
 func (s *Store) DB() *sql.DB { return s.db }
 
+// Rebind rewrites a query written with ? placeholders (and {now}) for this
+// store's dialect, for code that writes through DB().
+func (s *Store) Rebind(query string) string { return s.q(query) }
+
 // q returns a query rewritten for this dialect, cached.
 func (s *Store) q(query string) string {
 	// Queries are constant strings; rebinding is cheap, but cache anyway so
