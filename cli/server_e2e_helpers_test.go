@@ -25,6 +25,7 @@ import (
 	"github.com/portico-dev/portico/gateways"
 	"github.com/portico-dev/portico/gateways/store"
 	"github.com/portico-dev/portico/gateways/store/storetest"
+	"github.com/portico-dev/portico/internal/testsupport"
 )
 
 // Server-mode end-to-end tests: real `portico server` processes, each
@@ -190,10 +191,7 @@ func (c *haCluster) applyDirect(names []string, replicas int) {
 	for _, name := range names {
 		spec, err := gateways.ParseSpec(name+".yml", []byte(haSpec(name, replicas)), gateways.SpecOptions{})
 		require.NoError(c.t, err)
-		plan, _, err := svc.Plan(context.Background(), *spec, false)
-		require.NoError(c.t, err)
-		_, _, err = svc.Apply(context.Background(), *spec, plan)
-		require.NoError(c.t, err)
+		testsupport.Apply(c.t, svc, *spec)
 	}
 }
 

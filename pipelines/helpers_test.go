@@ -54,11 +54,7 @@ func spec(name string, replicas int) models.Spec {
 // apply plans and applies spec the way `portico apply -y` does.
 func (e *env) apply(s models.Spec) *models.Gateway {
 	e.t.Helper()
-	plan, _, err := e.svc.Plan(bg, s, false)
-	require.NoError(e.t, err)
-	g, _, err := e.svc.Apply(bg, s, plan)
-	require.NoError(e.t, err)
-	return g
+	return testsupport.Apply(e.t, e.svc, s)
 }
 
 func (e *env) gateway(name string) *models.Gateway {

@@ -16,6 +16,7 @@ import (
 	"github.com/portico-dev/portico/backends/awstest"
 	"github.com/portico-dev/portico/gateways"
 	"github.com/portico-dev/portico/gateways/store/storetest"
+	"github.com/portico-dev/portico/internal/testsupport"
 	"github.com/portico-dev/portico/pipelines"
 )
 
@@ -55,10 +56,7 @@ func TestServerClockSkewStealsNoLease(t *testing.T) {
 		yml := fmt.Sprintf("type: gateway\nname: skew-%02d\nbackend: aws\nregion: eu-west-1\nreplicas: 3\nhealth: {period: 1h}\n", i)
 		spec, err := gateways.ParseSpec("skew.yml", []byte(yml), gateways.SpecOptions{})
 		require.NoError(t, err)
-		plan, _, err := svc.Plan(ctx, *spec, false)
-		require.NoError(t, err)
-		_, _, err = svc.Apply(ctx, *spec, plan)
-		require.NoError(t, err)
+		testsupport.Apply(t, svc, *spec)
 	}
 	require.Eventually(t, func() bool {
 		var n int

@@ -6,6 +6,7 @@ package testsupport
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,9 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+
+	"github.com/portico-dev/portico/gateways"
+	"github.com/portico-dev/portico/models"
 )
 
 var (
@@ -90,4 +94,19 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Apply plans and applies spec the way `portico apply -y` does, failing
+// the test on any error, and returns the gateway as written.
+func Apply(t testing.TB, svc *gateways.Service, spec models.Spec) *models.Gateway {
+	t.Helper()
+	plan, _, err := svc.Plan(context.Background(), spec, false)
+	if err != nil {
+		t.Fatalf("plan %s: %v", spec.Name, err)
+	}
+	g, _, err := svc.Apply(context.Background(), spec, plan)
+	if err != nil {
+		t.Fatalf("apply %s: %v", spec.Name, err)
+	}
+	return g
 }

@@ -160,11 +160,7 @@ func spec(name string, n int) models.Spec {
 // apply plans and applies s the way `portico apply -y` does.
 func (w *world) apply(s models.Spec) *models.Gateway {
 	w.t.Helper()
-	plan, _, err := w.svc.Plan(bg, s, false)
-	require.NoError(w.t, err)
-	g, _, err := w.svc.Apply(bg, s, plan)
-	require.NoError(w.t, err)
-	return g
+	return testsupport.Apply(w.t, w.svc, s)
 }
 
 func (w *world) gateway(name string) *models.Gateway {
