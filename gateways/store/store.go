@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing/fstest"
 	"time"
 
@@ -34,10 +35,11 @@ var ErrNotFound = errors.New("not found")
 
 // Store is the state of one Portico installation.
 type Store struct {
-	db      *sql.DB
-	d       dialect
-	dsn     string
-	queries map[string]string
+	db  *sql.DB
+	d   dialect
+	dsn string
+	// queries caches each portable query rewritten for this dialect.
+	queries sync.Map
 }
 
 // Open connects to the database named by dsn and brings its schema up to
@@ -45,7 +47,7 @@ type Store struct {
 // with sqlite://). A new SQLite file and its directory are created private to
 // the user (0600 and 0700).
 func Open(ctx context.Context, dsn string) (*Store, error) {
-	s := &Store{dsn: dsn, queries: map[string]string{}}
+	s := &Store{dsn: dsn}
 	var err error
 	switch {
 	case IsPostgres(dsn):
@@ -190,15 +192,15 @@ func (s *Store) DB() *sql.DB { return s.db }
 // store's dialect, for code that writes through DB().
 func (s *Store) Rebind(query string) string { return s.q(query) }
 
-// q returns a query rewritten for this dialect, cached.
+// q returns a query rewritten for this dialect. Queries are constant
+// strings, so each is rewritten once; hot paths (claims, renewals) then do
+// no string work.
 func (s *Store) q(query string) string {
-	// Queries are constant strings; rebinding is cheap, but cache anyway so
-	// hot paths (claims, renewals) do no string work.
-	if r, ok := s.cached(query); ok {
-		return r
+	if r, ok := s.queries.Load(query); ok {
+		return r.(string)
 	}
 	r := s.d.rebind(query)
-	s.store(query, r)
+	s.queries.Store(query, r)
 	return r
 }
 

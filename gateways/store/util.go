@@ -4,21 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"sync"
 	"time"
 )
-
-var queryCache sync.Map // dialect name + query → rewritten query
-
-func (s *Store) cached(q string) (string, bool) {
-	v, ok := queryCache.Load(s.d.name + "\x00" + q)
-	if !ok {
-		return "", false
-	}
-	return v.(string), true
-}
-
-func (s *Store) store(q, r string) { queryCache.Store(s.d.name+"\x00"+q, r) }
 
 func millis(t time.Time) int64 { return t.UnixMilli() }
 
