@@ -67,14 +67,3 @@ func (r *Registry) Get(ctx context.Context, name string) (Backend, error) {
 	r.built[name] = b
 	return b, nil
 }
-
-// Built returns the backends built so far, for the orphan sweeper.
-func (r *Registry) Built() []Backend {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]Backend, 0, len(r.built))
-	for _, b := range r.built {
-		out = append(out, b)
-	}
-	return out
-}

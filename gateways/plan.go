@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/portico-dev/portico/models"
 )
@@ -222,6 +221,3 @@ func (p Plan) Summary() string {
 	}
 	return fmt.Sprintf("update gateway %q in place: add %d, remove %d replicas", p.Gateway, len(p.Add), len(p.Stop))
 }
-
-// PolicyAt returns the default policy at time now.
-func PolicyAt(now time.Time) Policy { return Policy{Now: now} }

@@ -12,8 +12,6 @@ type query url.Values
 
 func (q query) get(k string) string { return url.Values(q).Get(k) }
 
-func (q query) has(k string) bool { _, ok := q[k]; return ok }
-
 // indexes returns the sorted N of every key "prefix.N" or "prefix.N.*".
 // EC2 does not require the numbers to be contiguous, and neither do we.
 func (q query) indexes(prefix string) []int {

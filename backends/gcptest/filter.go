@@ -156,6 +156,7 @@ func parseFilter(text string) (*filter, error) {
 		return f, nil
 	}
 	bad := func(why string) error {
+		//lint:ignore ST1005 the text is Compute Engine's own 400 message, reproduced verbatim
 		return fmt.Errorf("Invalid value for field 'filter': '%s'. Invalid list filter expression: %s.", text, why)
 	}
 	toks, err := lex(text)

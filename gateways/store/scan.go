@@ -88,8 +88,6 @@ func encodeData(m map[string]string) string {
 	return string(b)
 }
 
-func timeArg(t interface{ UnixMilli() int64 }) any { return t.UnixMilli() }
-
 // briefReplicaColumns are what listing shows of a replica.
 const briefReplicaColumns = `id, gateway_id, replica_num, attempt, status, status_message, stop_requested,
 	backend, region, zone, instance_id, hostname, running_at, finished_at, created_at`
